@@ -1,0 +1,30 @@
+// Every bound in one place (TigerBeetle habit). Past a bound the caller gets a
+// clear error (`invalid`/`too_large`) or backpressure (`overloaded`).
+export const limits = {
+  collectionNameBytesMax: 128,
+  collectionsMax: 10_000,
+  dimensionMax: 65_536,
+  idBytesMax: 256,
+  metadataBytesMax: 16 * 1024, // canonical JSON of one record's metadata
+  metadataKeysMax: 128,
+  metadataStringBytesMax: 4096,
+  metadataArrayItemsMax: 256,
+  batchPointsMax: 10_000,
+  batchBytesMax: 64 * 1024 * 1024,
+  deleteIdsMax: 10_000,
+  kMax: 10_000,
+  efMax: 100_000,
+  hnswMMin: 2,
+  hnswMMax: 128,
+  efConstructionMax: 4096,
+  filterDepthMax: 16,
+  filterNodesMax: 1024,
+  filterInValuesMax: 1024,
+  scrollLimitMax: 10_000,
+  // The unindexed WAL tail: past this, writers get `overloaded` until the
+  // indexer catches up (DESIGN §6: the tail is a latency budget).
+  tailRecordsMax: 200_000,
+  tailBytesMax: 512 * 1024 * 1024,
+  walRecordBytesMax: 256 * 1024 * 1024,
+  segmentRecordsMax: 4_000_000,
+} as const;
