@@ -27,4 +27,8 @@ export const limits = {
   tailBytesMax: 512 * 1024 * 1024,
   walRecordBytesMax: 256 * 1024 * 1024,
   segmentRecordsMax: 4_000_000,
+  // Record validation and the metadata index (engine/validate.ts,
+  // docs/format/metadata-index.md): u32 offsets bound one index blob.
+  metadataKeyBytesMax: 256,
+  metadataIndexBytesMax: 0xffff_ffff,
 } as const;
