@@ -31,4 +31,19 @@ export const limits = {
   // docs/format/metadata-index.md): u32 offsets bound one index blob.
   metadataKeyBytesMax: 256,
   metadataIndexBytesMax: 0xffff_ffff,
+  // Stores (engine/stores, docs/format/wal.md, docs/format/local-stores.md).
+  walSegmentBytesMax: 64 * 1024 * 1024,
+  walGroupCommitBytesMax: 16 * 1024 * 1024,
+  walGroupCommitRecordsMax: 10_000,
+  walAppendQueueBytesMax: 512 * 1024 * 1024,
+  walReadRecordsMax: 10_000,
+  walReadBytesMax: 64 * 1024 * 1024,
+  walIdempotencyKeyBytesMax: 256,
+  walIdempotencyKeysMax: 10_000,
+  walIdempotencyWindowMs: 15 * 60 * 1000,
+  leaseTtlMsMax: 10 * 60 * 1000,
+  collectionConfigBytesMax: 64 * 1024,
+  objectKeyBytesMax: 1024,
+  objectListKeysMax: 1_000_000,
+  directoryLockAttemptsMax: 8,
 } as const;
