@@ -11,7 +11,6 @@
         "native/core/hnsw.cc",
         "native/core/index_format.cc",
         "native/core/quantizer.cc",
-        "native/core/flat.cc",
         "native/binding/addon.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

@@ -1,0 +1,508 @@
+// HNSW (Malkov & Yashunin) with hnswlib's neighbour heuristic, built in
+// memory with per-node spinlocks, then written as a blob that search reads in
+// place (docs/format/index.md).
+#include "hnsw.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstring>
+#include <mutex>
+#include <thread>
+
+#include "quantizer.h"
+
+namespace hs {
+namespace {
+
+struct Candidate {
+  float key;
+  uint32_t pos;
+};
+struct Closer {  // min-heap by key
+  bool operator()(const Candidate& a, const Candidate& b) const { return a.key > b.key; }
+};
+struct Farther {  // max-heap by key
+  bool operator()(const Candidate& a, const Candidate& b) const { return a.key < b.key; }
+};
+
+uint64_t splitmix64(uint64_t x) {
+  x += 0x9E3779B97F4A7C15ull;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  return x ^ (x >> 31);
+}
+
+uint32_t random_level(uint64_t seed, uint32_t pos, double mult) {
+  double u = (double(splitmix64(seed + pos) >> 11) + 1.0) / 9007199254740993.0;  // (0, 1]
+  double level = -std::log(u) * mult;
+  return uint32_t(std::min(level, 16.0));
+}
+
+// Visited marks reused across searches: a tag per node, bumped per search.
+struct Visited {
+  std::vector<uint32_t> tags;
+  uint32_t tag = 0;
+  void reset(size_t n) {
+    if (tags.size() < n) tags.assign(n, 0), tag = 0;
+    if (++tag == 0) std::fill(tags.begin(), tags.end(), 0), tag = 1;
+  }
+  bool test_and_set(uint32_t i) {
+    if (tags[i] == tag) return true;
+    tags[i] = tag;
+    return false;
+  }
+};
+
+class SpinLock {
+ public:
+  void lock() {
+    while (flag_.test_and_set(std::memory_order_acquire)) {
+    }
+  }
+  void unlock() { flag_.clear(std::memory_order_release); }
+
+ private:
+  std::atomic_flag flag_ = ATOMIC_FLAG_INIT;
+};
+
+class Builder {
+ public:
+  Builder(const float* vectors, const IndexParams& p)
+      : p_(p), k_(kernels()), dim_(p.dimension), n_(p.count), m0_(2 * p.m),
+        vectors_(size_t(p.count) * p.dimension), alpha_(p.count, 1.0f), levels_(p.count),
+        layer0_(size_t(p.count) * (2 * p.m + 1), 0), upper_(p.count), locks_(p.count) {
+    for (uint32_t i = 0; i < n_; i++) prepare_query(p.metric, vectors + size_t(i) * dim_, dim_, vec(i));
+    if (p.metric == Metric::Poincare)
+      for (uint32_t i = 0; i < n_; i++) alpha_[i] = poincare_alpha(vec(i), dim_);
+    const double mult = 1.0 / std::log(double(std::max<uint32_t>(p.m, 2)));
+    for (uint32_t i = 0; i < n_; i++) {
+      levels_[i] = random_level(p.seed, i, mult);
+      if (levels_[i] > 0) upper_[i].assign(size_t(levels_[i]) * (p.m + 1), 0);
+    }
+  }
+
+  void run(uint32_t threads) {
+    if (n_ == 0) return;
+    entry_ = 0;
+    max_level_ = levels_[0];
+    std::atomic<uint32_t> next{1};
+    auto work = [&]() {
+      Visited visited;
+      std::vector<Candidate> scratch;
+      for (uint32_t i = next++; i < n_; i = next++) insert(i, visited);
+    };
+    threads = std::max<uint32_t>(1, std::min<uint32_t>(threads, 64));
+    if (threads == 1 || n_ < 1000) {
+      work();
+    } else {
+      std::vector<std::thread> pool;
+      for (uint32_t t = 0; t < threads; t++) pool.emplace_back(work);
+      for (auto& t : pool) t.join();
+    }
+  }
+
+  std::vector<uint8_t> write() const;
+
+ private:
+  float* vec(uint32_t i) { return vectors_.data() + size_t(i) * dim_; }
+  const float* vec(uint32_t i) const { return vectors_.data() + size_t(i) * dim_; }
+  float key(uint32_t a, uint32_t b) const {
+    return exact_key(p_.metric, k_, vec(a), vec(b), dim_, alpha_[a], alpha_[b]);
+  }
+  uint32_t* links(uint32_t i, uint32_t level) {
+    return level == 0 ? layer0_.data() + size_t(i) * (m0_ + 1)
+                      : upper_[i].data() + size_t(level - 1) * (p_.m + 1);
+  }
+
+  // Beam search on one level from ep, exact keys; returns up to ef nearest.
+  std::vector<Candidate> search_level(uint32_t q, uint32_t ep, uint32_t ef, uint32_t level,
+                                      Visited& visited) {
+    visited.reset(n_);
+    std::vector<Candidate> cand, top;
+    const float d0 = key(q, ep);
+    cand.push_back({d0, ep});
+    top.push_back({d0, ep});
+    visited.test_and_set(ep);
+    std::vector<uint32_t> copy(m0_ + 1);
+    while (!cand.empty()) {
+      Candidate c = cand.front();
+      if (c.key > top.front().key && top.size() >= ef) break;
+      std::pop_heap(cand.begin(), cand.end(), Closer());
+      cand.pop_back();
+      {
+        std::lock_guard<SpinLock> g(locks_[c.pos]);
+        const uint32_t* l = links(c.pos, level);
+        std::copy(l, l + l[0] + 1, copy.begin());
+      }
+      for (uint32_t j = 1; j <= copy[0]; j++) {
+        uint32_t nb = copy[j];
+        if (visited.test_and_set(nb)) continue;
+        float d = key(q, nb);
+        if (top.size() < ef || d < top.front().key) {
+          cand.push_back({d, nb});
+          std::push_heap(cand.begin(), cand.end(), Closer());
+          top.push_back({d, nb});
+          std::push_heap(top.begin(), top.end(), Farther());
+          if (top.size() > ef) {
+            std::pop_heap(top.begin(), top.end(), Farther());
+            top.pop_back();
+          }
+        }
+      }
+    }
+    std::sort(top.begin(), top.end(), [](const Candidate& a, const Candidate& b) {
+      return a.key < b.key || (a.key == b.key && a.pos < b.pos);
+    });
+    return top;
+  }
+
+  // hnswlib's heuristic: keep a candidate only if it is closer to the base
+  // than to every neighbour already kept. Input sorted ascending.
+  void select(std::vector<Candidate>& sorted, uint32_t m) const {
+    if (sorted.size() <= m) return;
+    std::vector<Candidate> kept;
+    for (const Candidate& c : sorted) {
+      if (kept.size() >= m) break;
+      bool good = true;
+      for (const Candidate& s : kept)
+        if (key(c.pos, s.pos) < c.key) {
+          good = false;
+          break;
+        }
+      if (good) kept.push_back(c);
+    }
+    sorted.swap(kept);
+  }
+
+  void connect(uint32_t i, uint32_t level, std::vector<Candidate>& neighbours) {
+    const uint32_t cap = level == 0 ? m0_ : p_.m;
+    {
+      std::lock_guard<SpinLock> g(locks_[i]);
+      uint32_t* l = links(i, level);
+      l[0] = uint32_t(neighbours.size());
+      for (size_t j = 0; j < neighbours.size(); j++) l[j + 1] = neighbours[j].pos;
+    }
+    for (const Candidate& nb : neighbours) {
+      std::lock_guard<SpinLock> g(locks_[nb.pos]);
+      uint32_t* l = links(nb.pos, level);
+      if (std::find(l + 1, l + 1 + l[0], i) != l + 1 + l[0]) continue;
+      if (l[0] < cap) {
+        l[++l[0]] = i;
+        continue;
+      }
+      std::vector<Candidate> pool;
+      pool.push_back({key(nb.pos, i), i});
+      for (uint32_t j = 1; j <= l[0]; j++) pool.push_back({key(nb.pos, l[j]), l[j]});
+      std::sort(pool.begin(), pool.end(), [](const Candidate& a, const Candidate& b) {
+        return a.key < b.key || (a.key == b.key && a.pos < b.pos);
+      });
+      select(pool, cap);
+      l[0] = uint32_t(pool.size());
+      for (size_t j = 0; j < pool.size(); j++) l[j + 1] = pool[j].pos;
+    }
+  }
+
+  void insert(uint32_t i, Visited& visited) {
+    const uint32_t level = levels_[i];
+    std::unique_lock<std::mutex> top_lock(global_);
+    uint32_t ep = entry_, max_level = max_level_;
+    if (level <= max_level) top_lock.unlock();  // held only by a new top node
+    for (uint32_t l = max_level; l > level; l--) {
+      bool changed = true;
+      float best = key(i, ep);
+      while (changed) {
+        changed = false;
+        std::lock_guard<SpinLock> g(locks_[ep]);
+        const uint32_t* ls = links(ep, l);
+        for (uint32_t j = 1; j <= ls[0]; j++) {
+          float d = key(i, ls[j]);
+          if (d < best) best = d, ep = ls[j], changed = true;
+        }
+      }
+    }
+    for (int32_t l = int32_t(std::min(level, max_level)); l >= 0; l--) {
+      std::vector<Candidate> found = search_level(i, ep, p_.ef_construction, uint32_t(l), visited);
+      ep = found.front().pos;
+      select(found, p_.m);
+      connect(i, uint32_t(l), found);
+    }
+    if (level > max_level) {
+      entry_ = i;
+      max_level_ = level;
+    }
+  }
+
+  IndexParams p_;
+  const Kernels& k_;
+  uint32_t dim_, n_, m0_;
+  std::vector<float> vectors_;
+  std::vector<float> alpha_;
+  std::vector<uint32_t> levels_;
+  std::vector<uint32_t> layer0_;
+  std::vector<std::vector<uint32_t>> upper_;
+  mutable std::vector<SpinLock> locks_;
+  std::mutex global_;
+  uint32_t entry_ = kNoEntry, max_level_ = 0;
+};
+
+std::vector<uint8_t> Builder::write() const {
+  // Upper nodes: the entry point first, then the rest in position order.
+  std::vector<uint32_t> upper_pos;
+  if (n_ > 0 && levels_[entry_] > 0) upper_pos.push_back(entry_);
+  for (uint32_t i = 0; i < n_; i++)
+    if (levels_[i] > 0 && i != entry_) upper_pos.push_back(i);
+  std::vector<uint32_t> upper_index(n_, kNoEntry);
+  for (uint32_t u = 0; u < upper_pos.size(); u++) upper_index[upper_pos[u]] = u;
+  const uint32_t U = uint32_t(upper_pos.size());
+  std::vector<uint32_t> up{U, 0};
+  for (uint32_t u = 0; u < U; u++) up.push_back(upper_pos[u]);
+  for (uint32_t u = 0; u < U; u++) up.push_back(levels_[upper_pos[u]]);
+  uint32_t block = 0;
+  for (uint32_t u = 0; u < U; u++) up.push_back(block), block += levels_[upper_pos[u]];
+  for (uint32_t u = 0; u < U; u++) {
+    const std::vector<uint32_t>& src = upper_[upper_pos[u]];
+    for (uint32_t l = 0; l < levels_[upper_pos[u]]; l++) {
+      const uint32_t* ls = src.data() + size_t(l) * (p_.m + 1);
+      up.push_back(ls[0]);
+      for (uint32_t j = 1; j <= p_.m; j++) up.push_back(j <= ls[0] ? upper_index[ls[j]] : 0);
+    }
+  }
+
+  Quantizer q = Quantizer::train(p_.quant, vectors_.data(), n_, dim_);
+  std::vector<float> aux(size_t(n_) * 4);
+  for (uint32_t i = 0; i < n_; i++) q.aux(vec(i), p_.metric, aux.data() + size_t(i) * 4);
+  BlobWriter w;
+  if (p_.quant != Quant::None) {
+    std::vector<float> qp(q.mean);
+    qp.push_back(q.scale);
+    w.add(kSectionQuant, qp.data(), qp.size() * 4);
+  }
+  w.add(kSectionUpper, up.data(), up.size() * 4);
+  w.add(kSectionAux, aux.data(), aux.size() * 4);
+  if (p_.quant != Quant::None) {
+    std::vector<uint8_t> codes(size_t(n_) * q.code_bytes());
+    for (uint32_t i = 0; i < n_; i++) q.encode(vec(i), codes.data() + size_t(i) * q.code_bytes());
+    w.add(kSectionCodes, codes.data(), codes.size());
+  }
+  w.add(kSectionLayer0, layer0_.data(), layer0_.size() * 4);
+  w.add(kSectionVectors, vectors_.data(), vectors_.size() * 4);
+  return w.finish(p_, m0_, max_level_, n_ ? entry_ : kNoEntry);
+}
+
+// Per-thread search state, reused so a query allocates nothing once warm.
+struct SearchScratch {
+  Visited visited;
+  std::vector<float> query;
+  std::vector<uint8_t> code;
+  std::vector<Candidate> cand, top;
+};
+thread_local SearchScratch scratch;
+
+class Searcher {
+ public:
+  Searcher(const IndexView& v, const float* prepared_query, SearchScratch& s)
+      : v_(v), k_(kernels()), q_(prepared_query), s_(s) {
+    const uint32_t dim = v.params.dimension;
+    if (v.params.quant != Quant::None) {
+      Quantizer qz;
+      qz.kind = v.params.quant;
+      qz.dimension = dim;
+      qz.mean.assign(v.mean, v.mean + dim);
+      qz.scale = v.scale;
+      terms_ = qz.query_terms(q_, v.params.metric);
+      s.code.resize(qz.code_bytes());
+      qz.encode(q_, s.code.data());
+    } else if (v.params.metric == Metric::Poincare) {
+      terms_.alpha = poincare_alpha(q_, dim);
+    }
+  }
+
+  float exact(uint32_t pos) const {
+    return exact_key(v_.params.metric, k_, q_, v_.vector(pos), v_.params.dimension, terms_.alpha,
+                     v_.aux[size_t(pos) * 4 + 2]);
+  }
+
+  float traverse_key(uint32_t pos) const {
+    if (v_.params.quant == Quant::None) return exact(pos);
+    const float* aux = v_.aux + size_t(pos) * 4;
+    float D = centred_dot(k_, v_.params.quant, s_.code.data(), v_.codes + size_t(pos) * v_.code_bytes,
+                          v_.params.dimension, v_.code_bytes, v_.scale, terms_.r, aux[0]);
+    return estimate_key(v_.params.metric, terms_, D, aux);
+  }
+
+  uint32_t descend() const {
+    if (v_.max_level == 0 || v_.upper_count == 0) return v_.entry;
+    uint32_t u = 0;  // the entry point is upper node 0
+    float best = traverse_key(v_.upper_position[0]);
+    for (uint32_t l = v_.max_level; l >= 1; l--) {
+      bool changed = true;
+      while (changed) {
+        changed = false;
+        if (v_.upper_level[u] < l) break;
+        const uint32_t* ls = v_.links_upper(u, l);
+        const uint32_t n = std::min(ls[0], v_.params.m);
+        for (uint32_t j = 1; j <= n; j++) {
+          const uint32_t nb = ls[j];
+          if (nb >= v_.upper_count) continue;
+          float d = traverse_key(v_.upper_position[nb]);
+          if (d < best) best = d, u = nb, changed = true;
+        }
+      }
+    }
+    return v_.upper_position[u];
+  }
+
+  // Layer-0 beam search; results only hold accepted records, but every node
+  // is a stepping stone (hnswlib's filtered search).
+  void beam(uint32_t ep, uint32_t ef, const uint8_t* allow, const uint8_t* deleted) {
+    auto accept = [&](uint32_t p) {
+      return (!allow || bit_is_set(allow, p)) && (!deleted || !bit_is_set(deleted, p));
+    };
+    auto& cand = s_.cand;
+    auto& top = s_.top;
+    cand.clear();
+    top.clear();
+    s_.visited.reset(v_.params.count);
+    float d0 = traverse_key(ep);
+    s_.visited.test_and_set(ep);
+    cand.push_back({d0, ep});
+    if (accept(ep)) top.push_back({d0, ep});
+    const uint32_t count = v_.params.count;
+    while (!cand.empty()) {
+      Candidate c = cand.front();
+      if (top.size() >= ef && c.key > top.front().key) break;
+      std::pop_heap(cand.begin(), cand.end(), Closer());
+      cand.pop_back();
+      const uint32_t* ls = v_.links0(c.pos);
+      const uint32_t n = std::min(ls[0], v_.m0);
+#if defined(__GNUC__)
+      for (uint32_t j = 1; j <= n; j++)
+        if (ls[j] < count) __builtin_prefetch(s_.visited.tags.data() + ls[j]);
+#endif
+      for (uint32_t j = 1; j <= n; j++) {
+        const uint32_t nb = ls[j];
+        if (nb >= count || s_.visited.test_and_set(nb)) continue;
+        float d = traverse_key(nb);
+        if (top.size() < ef || d < top.front().key) {
+          cand.push_back({d, nb});
+          std::push_heap(cand.begin(), cand.end(), Closer());
+          if (accept(nb)) {
+            top.push_back({d, nb});
+            std::push_heap(top.begin(), top.end(), Farther());
+            if (top.size() > ef) {
+              std::pop_heap(top.begin(), top.end(), Farther());
+              top.pop_back();
+            }
+          }
+        }
+      }
+    }
+  }
+
+  uint32_t finish(uint32_t k, uint32_t rerank, uint32_t* out_pos, float* out_dist) {
+    auto& top = s_.top;
+    auto by_key = [](const Candidate& a, const Candidate& b) {
+      return a.key < b.key || (a.key == b.key && a.pos < b.pos);
+    };
+    std::sort(top.begin(), top.end(), by_key);
+    if (v_.params.quant != Quant::None) {
+      if (rerank && top.size() > rerank) top.resize(std::max(rerank, k));
+      for (Candidate& c : top) c.key = exact(c.pos);
+      std::sort(top.begin(), top.end(), by_key);
+    }
+    const uint32_t out = uint32_t(std::min<size_t>(k, top.size()));
+    for (uint32_t i = 0; i < out; i++) {
+      out_pos[i] = top[i].pos;
+      out_dist[i] = key_to_distance(v_.params.metric, top[i].key);
+    }
+    return out;
+  }
+
+ private:
+  const IndexView& v_;
+  const Kernels& k_;
+  const float* q_;
+  SearchScratch& s_;
+  QueryTerms terms_;
+};
+
+uint32_t popcount_bits(const uint8_t* bits, uint32_t n) {
+  uint32_t c = 0;
+  for (uint32_t i = 0; i < n / 8; i++) c += __builtin_popcount(bits[i]);
+  for (uint32_t i = n & ~7u; i < n; i++) c += bit_is_set(bits, i);
+  return c;
+}
+
+}  // namespace
+
+void prepare_query(Metric m, const float* query, uint32_t dimension, float* out) {
+  if (m != Metric::Cosine) {
+    std::memcpy(out, query, size_t(dimension) * 4);
+    return;
+  }
+  double s = 0;
+  for (uint32_t i = 0; i < dimension; i++) s += double(query[i]) * query[i];
+  const double inv = s > 0 ? 1.0 / std::sqrt(s) : 0.0;
+  for (uint32_t i = 0; i < dimension; i++) out[i] = float(query[i] * inv);
+}
+
+std::vector<uint8_t> build_index(const float* vectors, const IndexParams& p, uint32_t threads) {
+  Builder b(vectors, p);
+  b.run(threads);
+  return b.write();
+}
+
+uint32_t search(const IndexView& v, const float* query, const SearchOptions& o, uint32_t* out_pos,
+                float* out_dist) {
+  if (v.params.count == 0 || o.k == 0) return 0;
+  SearchScratch& s = scratch;
+  s.query.resize(v.params.dimension);
+  prepare_query(v.params.metric, query, v.params.dimension, s.query.data());
+  if (o.allow && popcount_bits(o.allow, v.params.count) <= o.flat_threshold) {
+    return flat_search(v.params.metric, v.vectors, v.params.count, v.params.dimension, v.aux + 2, 4,
+                       s.query.data(), o.k, o.allow, o.deleted, out_pos, out_dist);
+  }
+  Searcher searcher(v, s.query.data(), s);
+  uint32_t ef = std::max(o.ef, o.k);
+  if (v.params.quant != Quant::None) ef = std::max(ef, o.rerank);
+  searcher.beam(searcher.descend(), ef, o.allow, o.deleted);
+  return searcher.finish(o.k, o.rerank, out_pos, out_dist);
+}
+
+uint32_t flat_search(Metric m, const float* vectors, uint32_t n, uint32_t dimension,
+                     const float* alphas, size_t alpha_stride, const float* query, uint32_t k,
+                     const uint8_t* allow, const uint8_t* deleted, uint32_t* out_pos,
+                     float* out_dist) {
+  const Kernels& kern = kernels();
+  const float alpha_q = m == Metric::Poincare ? poincare_alpha(query, dimension) : 1.0f;
+  std::vector<Candidate>& top = scratch.top;
+  top.clear();
+  for (uint32_t i = 0; i < n; i++) {
+    if (allow && !bit_is_set(allow, i)) continue;
+    if (deleted && bit_is_set(deleted, i)) continue;
+    const float* v = vectors + size_t(i) * dimension;
+    float alpha_v = 1.0f;
+    if (m == Metric::Poincare)
+      alpha_v = alphas ? alphas[size_t(i) * alpha_stride] : poincare_alpha(v, dimension);
+    const float key = exact_key(m, kern, query, v, dimension, alpha_q, alpha_v);
+    if (top.size() < k) {
+      top.push_back({key, i});
+      std::push_heap(top.begin(), top.end(), Farther());
+    } else if (key < top.front().key) {
+      std::pop_heap(top.begin(), top.end(), Farther());
+      top.back() = {key, i};
+      std::push_heap(top.begin(), top.end(), Farther());
+    }
+  }
+  std::sort(top.begin(), top.end(), [](const Candidate& a, const Candidate& b) {
+    return a.key < b.key || (a.key == b.key && a.pos < b.pos);
+  });
+  for (size_t i = 0; i < top.size(); i++) {
+    out_pos[i] = top[i].pos;
+    out_dist[i] = key_to_distance(m, top[i].key);
+  }
+  return uint32_t(top.size());
+}
+
+}  // namespace hs

@@ -1,0 +1,37 @@
+// int8 and binary codes for graph traversal (docs/format/index.md, "quant").
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "space.h"
+
+namespace hs {
+
+struct Quantizer {
+  Quant kind = Quant::None;
+  uint32_t dimension = 0;
+  std::vector<float> mean;  // empty when kind == None
+  float scale = 1;
+
+  // Learn mean and scale from n vectors (row-major).
+  static Quantizer train(Quant kind, const float* vectors, uint32_t n, uint32_t dimension);
+  size_t code_bytes() const;
+  void encode(const float* v, uint8_t* code) const;
+  // Per-record exact terms: r = ||v-mean||, c = mean.(v-mean), alpha (poincare).
+  void aux(const float* v, Metric m, float* out4) const;
+  QueryTerms query_terms(const float* q, Metric m) const;
+};
+
+// Estimate of the centred dot (q-mean).(v-mean) from codes.
+inline float centred_dot(const Kernels& k, Quant kind, const uint8_t* qcode, const uint8_t* vcode,
+                         uint32_t dimension, uint32_t code_bytes, float scale, float rq, float rv) {
+  if (kind == Quant::Int8) {
+    int32_t d = k.dot_i8(reinterpret_cast<const int8_t*>(qcode),
+                         reinterpret_cast<const int8_t*>(vcode), dimension);
+    return scale * scale * float(d);
+  }
+  uint32_t h = k.hamming(qcode, vcode, code_bytes);
+  return rq * rv * std::cos(3.14159265358979f * float(h) / float(dimension));
+}
+
+}  // namespace hs
