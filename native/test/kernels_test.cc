@@ -503,6 +503,9 @@ void run_benchmark() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Line-buffered, so the lines before a crash (a read past a guard page)
+  // still reach a pipe.
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
   const std::string mode = argc > 1 ? argv[1] : "";
   if (mode == "--bench") {
     run_benchmark();
