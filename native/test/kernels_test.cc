@@ -21,6 +21,8 @@
 #include <limits>
 #include <random>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "../core/kernels.h"
@@ -430,73 +432,55 @@ double nanoseconds_per_call(Call call, size_t calls_per_round) {
   return best;
 }
 
-void run_benchmark() {
+constexpr size_t kBenchVectors = 256;  // all in L2: measures the kernel, not memory
+constexpr size_t kBenchRepeats = 200;
+volatile double bench_sink = 0.0;  // keeps the calls from being optimized away
+
+// One line per table: the query against kBenchVectors random vectors of n
+// elements, kBenchRepeats times. kernel_of picks the function from a table.
+template <class Value, class KernelOf>
+void bench_kernel(const char* label, size_t n, KernelOf kernel_of, std::mt19937_64& rng) {
+  std::vector<Value> base(kBenchVectors * n), query(n);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  auto random_value = [&] {
+    if constexpr (std::is_floating_point_v<Value>) return normal(rng);
+    else return static_cast<Value>(rng());
+  };
+  for (Value& x : base) x = random_value();
+  for (Value& x : query) x = random_value();
   std::vector<const Kernels*> tables = simd_tables();
   tables.insert(tables.begin(), &hs::scalar_kernels());
-  constexpr size_t kVectors = 256;  // all in L2: measures the kernel, not memory
-  constexpr size_t kRepeats = 200;
+  for (const Kernels* table : tables) {
+    const auto kernel = kernel_of(*table);
+    const double ns = nanoseconds_per_call(
+        [&] {
+          double sum = 0.0;
+          for (size_t r = 0; r < kBenchRepeats; ++r) {
+            for (size_t v = 0; v < kBenchVectors; ++v) sum += kernel(query.data(), base.data() + v * n, n);
+          }
+          bench_sink = bench_sink + sum;
+        },
+        kBenchVectors * kBenchRepeats);
+    std::printf("bench %-8s n=%-5zu %-7s %8.1f ns/call\n", label, n, table->name, ns);
+  }
+}
+
+void run_benchmark() {
+  std::printf("benchmark: best of 5 rounds, %zu calls each, vectors in cache\n", kBenchVectors * kBenchRepeats);
   std::mt19937_64 rng(1);
-  std::normal_distribution<float> normal(0.0f, 1.0f);
-  volatile double sink = 0.0;
-  std::printf("benchmark: best of 5 rounds, %zu calls each, vectors in cache\n", kVectors * kRepeats);
-  for (size_t n : {100u, 784u, 1536u}) {
-    std::vector<float> base(kVectors * n), query(n);
-    for (float& x : base) x = normal(rng);
-    for (float& x : query) x = normal(rng);
-    for (const Kernels* table : tables) {
-      const double ns = nanoseconds_per_call(
-          [&] {
-            double sum = 0.0;
-            for (size_t r = 0; r < kRepeats; ++r) {
-              for (size_t v = 0; v < kVectors; ++v) sum += table->l2sq(query.data(), base.data() + v * n, n);
-            }
-            sink = sink + sum;
-          },
-          kVectors * kRepeats);
-      std::printf("bench l2sq    n=%-5zu %-7s %8.1f ns/call\n", n, table->name, ns);
-    }
-  }
+  for (size_t n : {100u, 784u, 1536u}) bench_kernel<float>("l2sq", n, [](const Kernels& k) { return k.l2sq; }, rng);
+  bench_kernel<float>("dot", 784, [](const Kernels& k) { return k.dot; }, rng);
+  bench_kernel<int8_t>("l2sq_i8", 784, [](const Kernels& k) { return k.l2sq_i8; }, rng);
   for (size_t n : {96u, 192u, 4096u}) {
-    std::vector<uint8_t> base(kVectors * n), query(n);
-    for (uint8_t& x : base) x = static_cast<uint8_t>(rng());
-    for (uint8_t& x : query) x = static_cast<uint8_t>(rng());
-    for (const Kernels* table : tables) {
-      const double ns = nanoseconds_per_call(
-          [&] {
-            uint64_t sum = 0;
-            for (size_t r = 0; r < kRepeats; ++r) {
-              for (size_t v = 0; v < kVectors; ++v) sum += table->hamming(query.data(), base.data() + v * n, n);
-            }
-            sink = sink + static_cast<double>(sum);
-          },
-          kVectors * kRepeats);
-      std::printf("bench hamming bytes=%-5zu %-7s %8.1f ns/call\n", n, table->name, ns);
-    }
-  }
-  for (size_t n : {784u}) {
-    std::vector<int8_t> base(kVectors * n), query(n);
-    for (int8_t& x : base) x = static_cast<int8_t>(rng());
-    for (int8_t& x : query) x = static_cast<int8_t>(rng());
-    for (const Kernels* table : tables) {
-      const double ns = nanoseconds_per_call(
-          [&] {
-            int64_t sum = 0;
-            for (size_t r = 0; r < kRepeats; ++r) {
-              for (size_t v = 0; v < kVectors; ++v) sum += table->l2sq_i8(query.data(), base.data() + v * n, n);
-            }
-            sink = sink + static_cast<double>(sum);
-          },
-          kVectors * kRepeats);
-      std::printf("bench l2sq_i8 n=%-5zu %-7s %8.1f ns/call\n", n, table->name, ns);
-    }
+    bench_kernel<uint8_t>("hamming", n, [](const Kernels& k) { return k.hamming; }, rng);
   }
   std::vector<uint8_t> block(1 << 20);
   for (uint8_t& x : block) x = static_cast<uint8_t>(rng());
-  for (const auto& [name, crc] : {std::pair<const char*, uint32_t (*)(const void*, size_t, uint32_t)>{
-                                      hs::detail::crc32c_implementation(), hs::crc32c},
+  using Crc = uint32_t (*)(const void*, size_t, uint32_t);
+  for (const auto& [name, crc] : {std::pair<const char*, Crc>{hs::detail::crc32c_implementation(), hs::crc32c},
                                   {"software", hs::detail::crc32c_software}}) {
-    const double ns = nanoseconds_per_call([&] { sink = sink + crc(block.data(), block.size(), 0); }, 1);
-    std::printf("bench crc32c  1 MiB   %-9s %6.2f GB/s\n", name, static_cast<double>(block.size()) / ns);
+    const double ns = nanoseconds_per_call([&] { bench_sink = bench_sink + crc(block.data(), block.size(), 0); }, 1);
+    std::printf("bench crc32c   1 MiB   %-9s %6.2f GB/s\n", name, static_cast<double>(block.size()) / ns);
   }
 }
 
