@@ -1,0 +1,281 @@
+// LogStore over local files, the embedded default
+// (docs/format/local-stores.md, docs/format/wal.md).
+import { randomBytes } from 'node:crypto';
+import { readdir, rename, rm, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { HyperspaceError } from '../../native/errors.ts';
+import { limits } from '../limits.ts';
+import { DirectoryLock } from './directory-lock.ts';
+import { ensureDirectory, fsyncDirectory, isErrorCode, Mutex, readRecordFile, writeRecordFile } from './local-files.ts';
+import { LocalWal, type WalStats } from './local-wal.ts';
+import {
+  assertCollectionName,
+  assertLeaseTtl,
+  assertSeq,
+  type AppendOptions,
+  type CasOptions,
+  type Lease,
+  type LogStore,
+  type ManifestPointer,
+  type ReadOptions,
+  type WalRecord,
+} from './log-store.ts';
+
+interface LeaseRecord {
+  epoch: number;
+  owner: string;
+  expiresAtMs: number;
+}
+
+export class LocalLogStore implements LogStore {
+  readonly directory: string;
+  /** Counters for tests and benchmarks (group commit shows as fsyncs ≪ appends). */
+  readonly stats: WalStats = { appends: 0, groupCommits: 0, fsyncs: 0, bytesWritten: 0, tornTailBytesTruncated: 0 };
+  private readonly lock: DirectoryLock;
+  private readonly wals = new Map<string, Promise<LocalWal>>();
+  /** Pointer, lease, config and drop: one writer at a time. */
+  private readonly metadataMutex = new Mutex();
+  /** Collections whose drop is in progress: no WAL may be reopened meanwhile. */
+  private readonly dropping = new Set<string>();
+  private closed = false;
+
+  private constructor(directory: string, lock: DirectoryLock) {
+    this.directory = directory;
+    this.lock = lock;
+  }
+
+  static async open(directory: string): Promise<LocalLogStore> {
+    const root = resolve(directory);
+    await ensureDirectory(root);
+    const lock = await DirectoryLock.acquire(root);
+    try {
+      for (const name of ['collections', 'leases', 'trash']) await ensureDirectory(join(root, name));
+      // Drops that crashed after their commit point (the rename into trash).
+      for (const name of await readdir(join(root, 'trash'))) {
+        await rm(join(root, 'trash', name), { recursive: true, force: true });
+      }
+      return new LocalLogStore(root, lock);
+    } catch (error) {
+      await lock.release();
+      throw error;
+    }
+  }
+
+  async append(collection: string, payload: Uint8Array, options?: AppendOptions): Promise<{ seq: number }> {
+    return (await this.wal(collection)).append(payload, options);
+  }
+
+  async read(collection: string, fromSeq: number, options?: ReadOptions): Promise<WalRecord[]> {
+    return (await this.wal(collection)).read(fromSeq, options);
+  }
+
+  async lastSeq(collection: string): Promise<number> {
+    return (await this.wal(collection)).lastSeq();
+  }
+
+  async truncateBefore(collection: string, seq: number): Promise<void> {
+    return (await this.wal(collection)).truncateBefore(seq);
+  }
+
+  async getPointer(collection: string): Promise<ManifestPointer | null> {
+    this.assertOpen();
+    assertCollectionName(collection);
+    return (await readRecordFile(this.collectionPath(collection, 'pointer'))) as ManifestPointer | null;
+  }
+
+  async casPointer(
+    collection: string,
+    expectedVersion: number | null,
+    next: ManifestPointer,
+    options: CasOptions = {},
+  ): Promise<boolean> {
+    this.assertOpen();
+    assertCollectionName(collection);
+    if (expectedVersion !== null) assertSeq('expected manifest version', expectedVersion, 1);
+    assertSeq('manifest version', next?.version, 1);
+    if (typeof next.key !== 'string' || next.key === '') {
+      throw new HyperspaceError('invalid', `invalid manifest key: collection=${collection} key=${next.key}`);
+    }
+    if (options.epoch !== undefined) assertSeq('lease epoch', options.epoch, 0);
+    return this.metadataMutex.run(async () => {
+      if (options.epoch !== undefined) {
+        const lease = await this.readLease(collection);
+        if (lease && lease.epoch > options.epoch) {
+          throw new HyperspaceError(
+            'conflict',
+            `stale lease epoch: collection=${collection} epoch=${options.epoch} current=${lease.epoch}`,
+          );
+        }
+      }
+      const current = (await readRecordFile(this.collectionPath(collection, 'pointer'))) as ManifestPointer | null;
+      if ((current?.version ?? null) !== expectedVersion) return false;
+      if (next.version <= (current?.version ?? 0)) {
+        throw new HyperspaceError(
+          'invalid',
+          `manifest version must increase: collection=${collection} current=${current?.version ?? 0} next=${next.version}`,
+        );
+      }
+      await ensureDirectory(this.collectionPath(collection));
+      await writeRecordFile(this.collectionPath(collection, 'pointer'), { version: next.version, key: next.key });
+      return true;
+    });
+  }
+
+  async acquireLease(collection: string, owner: string, ttlMs: number): Promise<Lease> {
+    this.assertOpen();
+    assertCollectionName(collection);
+    assertLeaseTtl(ttlMs);
+    if (typeof owner !== 'string' || owner === '' || owner.length > 256) {
+      throw new HyperspaceError('invalid', `invalid lease owner: collection=${collection} owner=${owner}`);
+    }
+    return this.metadataMutex.run(async () => {
+      const now = Date.now();
+      const lease = (await this.readLease(collection)) ?? { epoch: 0, owner: '', expiresAtMs: 0 };
+      let epoch = lease.epoch;
+      if (lease.owner !== owner) {
+        if (lease.owner !== '' && lease.expiresAtMs > now) {
+          throw new HyperspaceError(
+            'conflict',
+            `lease is held: collection=${collection} owner=${lease.owner} epoch=${lease.epoch} expiresInMs=${lease.expiresAtMs - now}`,
+          );
+        }
+        epoch++;
+      }
+      await this.writeLease(collection, { epoch, owner, expiresAtMs: now + ttlMs });
+      return { epoch };
+    });
+  }
+
+  async releaseLease(collection: string, owner: string, epoch: number): Promise<void> {
+    this.assertOpen();
+    assertCollectionName(collection);
+    await this.metadataMutex.run(async () => {
+      const lease = await this.readLease(collection);
+      if (lease && lease.owner === owner && lease.epoch === epoch) {
+        await this.writeLease(collection, { epoch, owner: '', expiresAtMs: 0 });
+      }
+    });
+  }
+
+  async putCollectionConfig(name: string, json: string, options: { ifAbsent?: boolean } = {}): Promise<void> {
+    this.assertOpen();
+    assertCollectionName(name);
+    const bytes = new TextEncoder().encode(json).length;
+    if (bytes > limits.collectionConfigBytesMax) {
+      throw new HyperspaceError(
+        'too_large',
+        `collection config too large: name=${name} bytes=${bytes} max=${limits.collectionConfigBytesMax}`,
+      );
+    }
+    try {
+      JSON.parse(json);
+    } catch {
+      throw new HyperspaceError('invalid', `collection config is not JSON: name=${name}`);
+    }
+    await this.metadataMutex.run(async () => {
+      const exists = (await this.getCollectionConfig(name)) !== null;
+      if (exists && options.ifAbsent) {
+        throw new HyperspaceError('conflict', `collection already exists: name=${name}`);
+      }
+      if (!exists && (await this.listCollections()).length >= limits.collectionsMax) {
+        throw new HyperspaceError('too_large', `too many collections: max=${limits.collectionsMax}`);
+      }
+      await ensureDirectory(this.collectionPath(name));
+      await writeRecordFile(this.collectionPath(name, 'config'), { config: json });
+    });
+  }
+
+  async getCollectionConfig(name: string): Promise<string | null> {
+    this.assertOpen();
+    assertCollectionName(name);
+    const record = (await readRecordFile(this.collectionPath(name, 'config'))) as { config: string } | null;
+    return record?.config ?? null;
+  }
+
+  async listCollections(): Promise<string[]> {
+    this.assertOpen();
+    const names: string[] = [];
+    for (const name of await readdir(join(this.directory, 'collections'))) {
+      const config = await stat(this.collectionPath(name, 'config')).catch(() => null);
+      if (config) names.push(name);
+    }
+    return names.sort();
+  }
+
+  async dropCollection(name: string): Promise<boolean> {
+    this.assertOpen();
+    assertCollectionName(name);
+    this.dropping.add(name);
+    try {
+      return await this.metadataMutex.run(() => this.dropLocked(name));
+    } finally {
+      this.dropping.delete(name);
+    }
+  }
+
+  private async dropLocked(name: string): Promise<boolean> {
+    const existed = (await this.getCollectionConfig(name)) !== null;
+    const wal = this.wals.get(name);
+    this.wals.delete(name);
+    if (wal) await (await wal.catch(() => null))?.close();
+    // Fence every indexer of this incarnation; the lease file outlives the drop.
+    const lease = await this.readLease(name);
+    if (lease) await this.writeLease(name, { epoch: lease.epoch + 1, owner: '', expiresAtMs: 0 });
+    const trash = join(this.directory, 'trash', `${name}.${randomBytes(6).toString('hex')}`);
+    try {
+      await rename(this.collectionPath(name), trash); // the commit point of the drop
+    } catch (error) {
+      if (isErrorCode(error, 'ENOENT')) return existed;
+      throw error;
+    }
+    await fsyncDirectory(join(this.directory, 'collections'));
+    await fsyncDirectory(join(this.directory, 'trash'));
+    await rm(trash, { recursive: true, force: true });
+    return existed;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const wal of this.wals.values()) await (await wal.catch(() => null))?.close();
+    this.wals.clear();
+    await this.metadataMutex.run(async () => {});
+    await this.lock.release();
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new HyperspaceError('unavailable', `log store is closed: dir=${this.directory}`);
+  }
+
+  private collectionPath(name: string, file?: string): string {
+    const directory = join(this.directory, 'collections', name);
+    return file === undefined ? directory : join(directory, file);
+  }
+
+  private wal(collection: string): Promise<LocalWal> {
+    this.assertOpen();
+    assertCollectionName(collection);
+    if (this.dropping.has(collection)) {
+      throw new HyperspaceError('unavailable', `collection is being dropped: collection=${collection}`);
+    }
+    let wal = this.wals.get(collection);
+    if (!wal) {
+      wal = LocalWal.open(collection, this.collectionPath(collection, 'wal'), this.stats);
+      this.wals.set(collection, wal);
+      // Corruption stays (the collection is unusable until repaired); a
+      // transient error (EMFILE, EIO) is retried on the next call.
+      wal.catch((error) => {
+        if (!(error instanceof HyperspaceError && error.kind === 'data')) this.wals.delete(collection);
+      });
+    }
+    return wal;
+  }
+
+  private async readLease(collection: string): Promise<LeaseRecord | null> {
+    return (await readRecordFile(join(this.directory, 'leases', collection))) as LeaseRecord | null;
+  }
+
+  private async writeLease(collection: string, lease: LeaseRecord): Promise<void> {
+    await writeRecordFile(join(this.directory, 'leases', collection), lease);
+  }
+}
