@@ -1,0 +1,534 @@
+// The per-segment metadata index: inverted postings for strings and booleans,
+// sorted numbers for ranges, and the records' canonical metadata by position,
+// all in one versioned byte layout that opens lazily (no per-record parsing).
+// Layout: docs/format/metadata-index.md (version 1). Filter semantics must match
+// `matches` in filter.ts exactly; the tests check it on random data.
+import { dataError, HyperspaceError } from '../native/errors.ts';
+import { Bitset } from './bitset.ts';
+import { canonicalJsonBytes, compareUtf8 } from './canonical-json.ts';
+import type { FilterExpr, FilterScalar, RangeExpr } from './filter.ts';
+import { limits } from './limits.ts';
+import type { Metadata } from './validate.ts';
+
+export const metadataIndexVersion = 1;
+const magic = 0x584d_5348; // "HSMX" read as u32 LE
+const headerBytes = 40;
+const fieldEntryBytes = 32;
+const termEntryBytes = 16;
+const postingsHeaderBytes = 8;
+const encodingPositions = 0;
+const encodingBitset = 1;
+
+const textEncoder = new TextEncoder();
+const textDecoder = new TextDecoder('utf-8', { fatal: true });
+
+// ---------------------------------------------------------------- building
+
+interface FieldBuild {
+  strings: Map<string, number[]>;
+  falses: number[];
+  trues: number[];
+  numberValues: number[];
+  numberPositions: number[];
+}
+
+/** Serializes the index of `metadata` (position = array index; undefined = {}). */
+export function buildMetadataIndex(metadata: readonly (Readonly<Metadata> | undefined)[]): Uint8Array {
+  const recordCount = metadata.length;
+  if (recordCount > 0xffff_fffe) throw new HyperspaceError('too_large', `metadata index: ${recordCount} records > ${0xffff_fffe}`);
+  const fields = new Map<string, FieldBuild>();
+  const stored: Uint8Array[] = [];
+  for (let position = 0; position < recordCount; position++) {
+    const record = metadata[position] ?? {};
+    const json = canonicalJsonBytes(record);
+    stored.push(json.length === 2 ? json.subarray(0, 0) : json); // {} is stored as nothing
+    for (const key of Object.keys(record)) {
+      let field = fields.get(key);
+      if (field === undefined) {
+        field = { strings: new Map(), falses: [], trues: [], numberValues: [], numberPositions: [] };
+        fields.set(key, field);
+      }
+      addValue(field, record[key], position, key);
+    }
+  }
+
+  const writer = new Writer();
+  writer.reserve(headerBytes);
+  const names = [...fields.keys()].sort(compareUtf8);
+  const directoryOffset = writer.reserve(names.length * fieldEntryBytes);
+  const entries: number[][] = [];
+  for (const name of names) {
+    const field = fields.get(name)!;
+    const nameBytes = textEncoder.encode(name);
+    const nameOffset = writer.append(nameBytes, 1);
+    const terms = [...field.strings.keys()].sort(compareUtf8);
+    let termsOffset = 0;
+    if (terms.length > 0) {
+      const table = new Uint32Array(terms.length * 4);
+      terms.forEach((term, index) => {
+        const positions = field.strings.get(term)!;
+        const valueBytes = textEncoder.encode(term);
+        table[index * 4] = writer.append(valueBytes, 1);
+        table[index * 4 + 1] = valueBytes.length;
+        table[index * 4 + 2] = writer.appendPostings(positions, recordCount);
+        table[index * 4 + 3] = positions.length;
+      });
+      termsOffset = writer.append(u32Bytes(table), 8);
+    }
+    const falseOffset = field.falses.length > 0 ? writer.appendPostings(field.falses, recordCount) : 0;
+    const trueOffset = field.trues.length > 0 ? writer.appendPostings(field.trues, recordCount) : 0;
+    let numbersOffset = 0;
+    const numberCount = field.numberValues.length;
+    if (numberCount > 0) {
+      const order = Array.from({ length: numberCount }, (_, index) => index);
+      order.sort((a, b) => field.numberValues[a]! - field.numberValues[b]! || field.numberPositions[a]! - field.numberPositions[b]!);
+      const values = new Float64Array(numberCount);
+      const positions = new Uint32Array(numberCount);
+      order.forEach((from, to) => {
+        values[to] = field.numberValues[from]!;
+        positions[to] = field.numberPositions[from]!;
+      });
+      numbersOffset = writer.append(new Uint8Array(values.buffer), 8);
+      writer.append(u32Bytes(positions), 4);
+    }
+    entries.push([nameOffset, nameBytes.length, termsOffset, terms.length, falseOffset, trueOffset, numbersOffset, numberCount]);
+  }
+
+  const storeOffsets = new Uint32Array(recordCount + 1);
+  let storeLength = 0;
+  stored.forEach((json, position) => {
+    storeLength += json.length;
+    if (storeLength > limits.metadataIndexBytesMax) tooLarge(storeLength);
+    storeOffsets[position + 1] = storeLength;
+  });
+  const storeOffsetsOffset = writer.append(u32Bytes(storeOffsets), 8);
+  const storeBytesOffset = writer.align(8);
+  for (const json of stored) writer.append(json, 1);
+
+  const bytes = writer.finish();
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const header = [magic, metadataIndexVersion, recordCount, names.length, bytes.length, directoryOffset, storeOffsetsOffset, storeBytesOffset, 0, 0];
+  header.forEach((value, index) => view.setUint32(index * 4, value, true));
+  entries.forEach((entry, fieldIndex) => {
+    entry.forEach((value, index) => view.setUint32(directoryOffset + fieldIndex * fieldEntryBytes + index * 4, value, true));
+  });
+  return bytes;
+}
+
+function addValue(field: FieldBuild, value: unknown, position: number, key: string): void {
+  switch (typeof value) {
+    case 'string':
+      addPosition(field.strings, value, position);
+      return;
+    case 'boolean':
+      (value ? field.trues : field.falses).push(position);
+      return;
+    case 'number':
+      if (Number.isFinite(value)) {
+        field.numberValues.push(value === 0 ? 0 : value);
+        field.numberPositions.push(position);
+        return;
+      }
+      break;
+    case 'object':
+      if (Array.isArray(value) && value.every((item) => typeof item === 'string')) {
+        for (const item of value) addPosition(field.strings, item as string, position);
+        return;
+      }
+  }
+  throw new HyperspaceError('invalid', `metadata index: unsupported value at key ${JSON.stringify(key)} (position ${position})`);
+}
+
+function addPosition(strings: Map<string, number[]>, value: string, position: number): void {
+  const positions = strings.get(value);
+  if (positions === undefined) strings.set(value, [position]);
+  else if (positions[positions.length - 1] !== position) positions.push(position); // arrays may repeat an item
+}
+
+// Collects aligned chunks; offsets are absolute within the final blob.
+class Writer {
+  private readonly chunks: Uint8Array[] = [];
+  private length = 0;
+
+  reserve(size: number): number {
+    return this.append(new Uint8Array(size), 8);
+  }
+
+  align(alignment: number): number {
+    const padding = (alignment - (this.length % alignment)) % alignment;
+    if (padding > 0) this.push(new Uint8Array(padding));
+    return this.length;
+  }
+
+  append(bytes: Uint8Array, alignment: number): number {
+    const offset = this.align(alignment);
+    this.push(bytes);
+    return offset;
+  }
+
+  /** A postings block: u32 encoding, u32 count, then positions or a bitset, whichever is smaller. */
+  appendPostings(positions: readonly number[], recordCount: number): number {
+    const bitsetBytes = Math.ceil(recordCount / 8);
+    const asBitset = positions.length * 4 > bitsetBytes;
+    const header = new Uint32Array([asBitset ? encodingBitset : encodingPositions, positions.length]);
+    const offset = this.append(u32Bytes(header), 8);
+    this.push(asBitset ? Bitset.fromPositions(recordCount, positions).bytes : u32Bytes(Uint32Array.from(positions)));
+    return offset;
+  }
+
+  finish(): Uint8Array {
+    this.align(8);
+    const bytes = new Uint8Array(this.length);
+    let offset = 0;
+    for (const chunk of this.chunks) {
+      bytes.set(chunk, offset);
+      offset += chunk.length;
+    }
+    return bytes;
+  }
+
+  private push(bytes: Uint8Array): void {
+    this.length += bytes.length;
+    if (this.length > limits.metadataIndexBytesMax) tooLarge(this.length);
+    this.chunks.push(bytes);
+  }
+}
+
+function u32Bytes(values: Uint32Array): Uint8Array {
+  const bytes = new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
+  if (hostIsLittleEndian) return bytes;
+  const swapped = new Uint8Array(bytes.length);
+  const view = new DataView(swapped.buffer);
+  values.forEach((value, index) => view.setUint32(index * 4, value, true));
+  return swapped;
+}
+
+const hostIsLittleEndian = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+function tooLarge(bytes: number): never {
+  throw new HyperspaceError('too_large', `metadata index too large: more than ${limits.metadataIndexBytesMax} bytes (${bytes} so far); build smaller segments`);
+}
+
+// ---------------------------------------------------------------- reading
+
+interface FieldView {
+  termsOffset: number;
+  termCount: number;
+  falseOffset: number;
+  trueOffset: number;
+  numberValues: Float64Array;
+  numberPositions: Uint32Array;
+}
+
+/**
+ * An opened metadata index. Typed-array views over the bytes (which it keeps);
+ * fields are found by binary search in the directory and checked on first use.
+ */
+export class MetadataIndex {
+  readonly recordCount: number;
+  readonly fieldCount: number;
+  private readonly bytes: Uint8Array;
+  private readonly view: DataView;
+  private readonly directoryOffset: number;
+  private readonly storeOffsets: Uint32Array;
+  private readonly storeBytesOffset: number;
+  private readonly fieldCache = new Map<string, FieldView | null>();
+
+  private constructor(bytes: Uint8Array) {
+    this.bytes = bytes;
+    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    if (bytes.length < headerBytes || this.u32(0) !== magic) throw corrupt('bad magic');
+    if (this.u32(4) !== metadataIndexVersion) throw corrupt(`unsupported version ${this.u32(4)} (this build reads ${metadataIndexVersion})`);
+    this.recordCount = this.u32(8);
+    this.fieldCount = this.u32(12);
+    if (this.u32(16) !== bytes.length) throw corrupt(`length ${bytes.length} but header says ${this.u32(16)}`);
+    this.directoryOffset = this.u32(20);
+    this.checkRange(this.directoryOffset, this.fieldCount * fieldEntryBytes, 4, 'field directory');
+    const storeOffsetsOffset = this.u32(24);
+    this.checkRange(storeOffsetsOffset, (this.recordCount + 1) * 4, 4, 'metadata offsets');
+    this.storeOffsets = this.u32Array(storeOffsetsOffset, this.recordCount + 1);
+    this.storeBytesOffset = this.u32(28);
+    const storeLength = this.storeOffsets[this.recordCount]!;
+    this.checkRange(this.storeBytesOffset, storeLength, 1, 'metadata store');
+  }
+
+  /** Opens serialized index bytes (copied once if not 8-byte aligned). Throws `data` on a malformed layout. */
+  static open(bytes: Uint8Array): MetadataIndex {
+    return new MetadataIndex(bytes.byteOffset % 8 === 0 ? bytes : bytes.slice());
+  }
+
+  static build(metadata: readonly (Readonly<Metadata> | undefined)[]): MetadataIndex {
+    return MetadataIndex.open(buildMetadataIndex(metadata));
+  }
+
+  /** The metadata of the record at `position`, parsed from its canonical JSON. */
+  metadataAt(position: number): Metadata {
+    if (!Number.isInteger(position) || position < 0 || position >= this.recordCount) {
+      throw new RangeError(`position ${position} outside [0, ${this.recordCount})`);
+    }
+    const start = this.storeOffsets[position]!;
+    const end = this.storeOffsets[position + 1]!;
+    if (end < start) throw corrupt(`metadata offsets decrease at position ${position}`);
+    if (end === start) return {};
+    const from = this.storeBytesOffset + start;
+    try {
+      return JSON.parse(textDecoder.decode(this.bytes.subarray(from, this.storeBytesOffset + end))) as Metadata;
+    } catch (error) {
+      throw dataError(`metadata index: unreadable metadata at position ${position}`, error);
+    }
+  }
+
+  /** The indexed field names, in UTF-8 byte order. */
+  fieldNames(): string[] {
+    return Array.from({ length: this.fieldCount }, (_, index) => this.fieldName(index));
+  }
+
+  /** The positions of the records that match `expr`. */
+  evaluate(expr: FilterExpr): Bitset {
+    const n = this.recordCount;
+    switch (expr.kind) {
+      case 'all':
+        return Bitset.full(n);
+      case 'eq':
+        return this.equal(expr.field, expr.value);
+      case 'ne':
+        return this.equal(expr.field, expr.value).not();
+      case 'in':
+        return this.anyEqual(expr.field, expr.values);
+      case 'nin':
+        return this.anyEqual(expr.field, expr.values).not();
+      case 'range': {
+        const result = new Bitset(n);
+        const field = this.field(expr.field);
+        if (field !== null) {
+          const [from, to] = rangeBounds(field.numberValues, expr);
+          for (let i = from; i < to; i++) result.set(this.position(field.numberPositions[i]!));
+        }
+        return result;
+      }
+      case 'and': {
+        // Most selective first, and stop as soon as nothing is left.
+        const children = [...expr.children].sort((a, b) => this.estimate(a) - this.estimate(b));
+        const result = this.evaluate(children[0]!);
+        for (let i = 1; i < children.length && result.popcount() > 0; i++) result.and(this.evaluate(children[i]!));
+        return result;
+      }
+      case 'or': {
+        const result = new Bitset(n);
+        for (const child of expr.children) result.or(this.evaluate(child));
+        return result;
+      }
+      case 'not':
+        return this.evaluate(expr.child).not();
+    }
+  }
+
+  /** The estimated fraction (0..1) of records matching `expr`; exact for leaves, independence for and/or. */
+  estimate(expr: FilterExpr): number {
+    const n = this.recordCount;
+    if (n === 0) return 0;
+    switch (expr.kind) {
+      case 'all':
+        return 1;
+      case 'eq':
+        return this.equalCount(expr.field, expr.value) / n;
+      case 'ne':
+        return 1 - this.equalCount(expr.field, expr.value) / n;
+      case 'in':
+        return Math.min(1, distinct(expr.values).reduce((sum: number, value) => sum + this.equalCount(expr.field, value), 0) / n);
+      case 'nin':
+        return 1 - this.estimate({ kind: 'in', field: expr.field, values: expr.values });
+      case 'range': {
+        const field = this.field(expr.field);
+        if (field === null) return 0;
+        const [from, to] = rangeBounds(field.numberValues, expr);
+        return (to - from) / n;
+      }
+      case 'and':
+        return expr.children.reduce((product, child) => product * this.estimate(child), 1);
+      case 'or':
+        return 1 - expr.children.reduce((product, child) => product * (1 - this.estimate(child)), 1);
+      case 'not':
+        return 1 - this.estimate(expr.child);
+    }
+  }
+
+  private anyEqual(name: string, values: readonly FilterScalar[]): Bitset {
+    const result = new Bitset(this.recordCount);
+    for (const value of distinct(values)) result.or(this.equal(name, value));
+    return result;
+  }
+
+  private equal(name: string, value: FilterScalar): Bitset {
+    const result = new Bitset(this.recordCount);
+    const field = this.field(name);
+    if (field === null) return result;
+    if (typeof value === 'number') {
+      const [from, to] = equalBounds(field.numberValues, value);
+      for (let i = from; i < to; i++) result.set(this.position(field.numberPositions[i]!));
+    } else {
+      const postings = typeof value === 'boolean' ? (value ? field.trueOffset : field.falseOffset) : this.termPostings(field, value);
+      if (postings !== 0) this.addPostings(result, postings);
+    }
+    return result;
+  }
+
+  private equalCount(name: string, value: FilterScalar): number {
+    const field = this.field(name);
+    if (field === null) return 0;
+    if (typeof value === 'number') {
+      const [from, to] = equalBounds(field.numberValues, value);
+      return to - from;
+    }
+    const postings = typeof value === 'boolean' ? (value ? field.trueOffset : field.falseOffset) : this.termPostings(field, value);
+    return postings === 0 ? 0 : this.u32(postings + 4);
+  }
+
+  /** The postings offset of the string term `value`, 0 when absent. */
+  private termPostings(field: FieldView, value: string): number {
+    const wanted = textEncoder.encode(value);
+    let low = 0;
+    let high = field.termCount;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      const entry = field.termsOffset + middle * termEntryBytes;
+      const order = compareBytes(this.slice(this.u32(entry), this.u32(entry + 4), 'term'), wanted);
+      if (order === 0) return this.u32(entry + 8);
+      if (order < 0) low = middle + 1;
+      else high = middle;
+    }
+    return 0;
+  }
+
+  private addPostings(result: Bitset, offset: number): void {
+    this.checkRange(offset, postingsHeaderBytes, 8, 'postings');
+    const encoding = this.u32(offset);
+    const count = this.u32(offset + 4);
+    if (count > this.recordCount) throw corrupt(`postings at ${offset} count ${count} > ${this.recordCount} records`);
+    if (encoding === encodingPositions) {
+      const positions = this.u32Array(offset + postingsHeaderBytes, count);
+      for (let i = 0; i < count; i++) result.set(this.position(positions[i]!));
+    } else if (encoding === encodingBitset) {
+      result.orBytes(this.slice(offset + postingsHeaderBytes, Math.ceil(this.recordCount / 8), 'postings bitset'));
+    } else {
+      throw corrupt(`postings at ${offset} have unknown encoding ${encoding}`);
+    }
+  }
+
+  private field(name: string): FieldView | null {
+    let field = this.fieldCache.get(name);
+    if (field === undefined) {
+      field = this.findField(name);
+      if (this.fieldCache.size >= fieldCacheMax) this.fieldCache.clear();
+      this.fieldCache.set(name, field);
+    }
+    return field;
+  }
+
+  private findField(name: string): FieldView | null {
+    const wanted = textEncoder.encode(name);
+    let low = 0;
+    let high = this.fieldCount;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      const entry = this.directoryOffset + middle * fieldEntryBytes;
+      const order = compareBytes(this.slice(this.u32(entry), this.u32(entry + 4), 'field name'), wanted);
+      if (order < 0) low = middle + 1;
+      else if (order > 0) high = middle;
+      else return this.fieldView(entry);
+    }
+    return null;
+  }
+
+  private fieldView(entry: number): FieldView {
+    const [, , termsOffset, termCount, falseOffset, trueOffset, numbersOffset, numberCount] = Array.from({ length: 8 }, (_, i) =>
+      this.u32(entry + i * 4),
+    ) as [number, number, number, number, number, number, number, number];
+    if (termCount > 0) this.checkRange(termsOffset, termCount * termEntryBytes, 4, 'term table');
+    if (numberCount > this.recordCount) throw corrupt(`field number count ${numberCount} > ${this.recordCount} records`);
+    let numberValues: Float64Array = new Float64Array(0);
+    let numberPositions: Uint32Array = new Uint32Array(0);
+    if (numberCount > 0) {
+      this.checkRange(numbersOffset, numberCount * 12, 8, 'numbers');
+      numberValues = hostIsLittleEndian
+        ? new Float64Array(this.bytes.buffer, this.bytes.byteOffset + numbersOffset, numberCount)
+        : Float64Array.from({ length: numberCount }, (_, index) => this.view.getFloat64(numbersOffset + index * 8, true));
+      numberPositions = this.u32Array(numbersOffset + numberCount * 8, numberCount);
+    }
+    return { termsOffset, termCount, falseOffset, trueOffset, numberValues, numberPositions };
+  }
+
+  private fieldName(index: number): string {
+    const entry = this.directoryOffset + index * fieldEntryBytes;
+    return textDecoder.decode(this.slice(this.u32(entry), this.u32(entry + 4), 'field name'));
+  }
+
+  private position(position: number): number {
+    if (position >= this.recordCount) throw corrupt(`position ${position} >= ${this.recordCount} records`);
+    return position;
+  }
+
+  private u32(offset: number): number {
+    return this.view.getUint32(offset, true);
+  }
+
+  private u32Array(offset: number, count: number): Uint32Array {
+    this.checkRange(offset, count * 4, 4, 'u32 array');
+    if (!hostIsLittleEndian) {
+      return Uint32Array.from({ length: count }, (_, index) => this.u32(offset + index * 4));
+    }
+    return new Uint32Array(this.bytes.buffer, this.bytes.byteOffset + offset, count);
+  }
+
+  private slice(offset: number, length: number, what: string): Uint8Array {
+    this.checkRange(offset, length, 1, what);
+    return this.bytes.subarray(offset, offset + length);
+  }
+
+  private checkRange(offset: number, length: number, alignment: number, what: string): void {
+    if (offset % alignment !== 0 || offset < headerBytes || offset + length > this.bytes.length) {
+      throw corrupt(`${what} at ${offset} (+${length} bytes) outside the ${this.bytes.length}-byte index or misaligned`);
+    }
+  }
+}
+
+// Distinct field names a query may name are bounded by the filter node limit;
+// the cache is bounded too so a stream of new names cannot grow it without end.
+const fieldCacheMax = 4096;
+
+function corrupt(detail: string): HyperspaceError {
+  return dataError(`metadata index corrupt: ${detail}`);
+}
+
+function distinct(values: readonly FilterScalar[]): FilterScalar[] {
+  return [...new Set(values)];
+}
+
+function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  const length = Math.min(a.length, b.length);
+  for (let i = 0; i < length; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
+  return a.length - b.length;
+}
+
+/** First index whose value is >= bound (or > bound when `strict`). */
+function lowerBound(values: Float64Array, bound: number, strict: boolean): number {
+  let low = 0;
+  let high = values.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    const value = values[middle]!;
+    if (value < bound || (strict && value === bound)) low = middle + 1;
+    else high = middle;
+  }
+  return low;
+}
+
+function equalBounds(values: Float64Array, value: number): [number, number] {
+  return [lowerBound(values, value, false), lowerBound(values, value, true)];
+}
+
+function rangeBounds(values: Float64Array, range: RangeExpr): [number, number] {
+  const from = range.min === undefined ? 0 : lowerBound(values, range.min, !range.minInclusive);
+  const to = range.max === undefined ? values.length : lowerBound(values, range.max, range.maxInclusive);
+  return [from, Math.max(from, to)];
+}
