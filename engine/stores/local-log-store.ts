@@ -215,6 +215,7 @@ export class LocalLogStore implements LogStore {
 
   private async dropLocked(name: string): Promise<boolean> {
     const existed = (await this.getCollectionConfig(name)) !== null;
+    if (!existed && (await stat(this.collectionPath(name)).catch(() => null)) === null) return false;
     const wal = this.wals.get(name);
     this.wals.delete(name);
     if (wal) await (await wal.catch(() => null))?.close();
