@@ -99,6 +99,8 @@ export function readGloveAll(): { words: string[]; vectors: Float32Array } {
   for (let i = 0; i < words.length; i++) {
     const entry = parsed.vectors[words[i]];
     if (!entry || entry[gloveDimension + 1] !== i) throw new Error(`${file}: word ${i} (${words[i]}) has no vector or a wrong index`);
+    // Words are stored one per line in the caches and fixtures.
+    if (/[\n\r]/.test(words[i])) throw new Error(`${file}: word ${i} contains a line break`);
     for (let j = 0; j < gloveDimension; j++) vectors[i * gloveDimension + j] = entry[j];
   }
   return { words, vectors };
