@@ -386,18 +386,28 @@ export class MetadataIndex {
 
   /** The postings offset of the string term `value`, 0 when absent. */
   private termPostings(field: FieldView, value: string): number {
-    const wanted = textEncoder.encode(value);
+    const entry = this.findEntry(field.termsOffset, termEntryBytes, field.termCount, value, 'term');
+    return entry < 0 ? 0 : this.u32(entry + 8);
+  }
+
+  /**
+   * Binary search of a table sorted by key bytes whose entries start with
+   * `{ u32 key offset, u32 key length }` (the field directory, term tables).
+   * Returns the entry's offset, or -1.
+   */
+  private findEntry(tableOffset: number, entryBytes: number, count: number, key: string, what: string): number {
+    const wanted = textEncoder.encode(key);
     let low = 0;
-    let high = field.termCount;
+    let high = count;
     while (low < high) {
       const middle = (low + high) >>> 1;
-      const entry = field.termsOffset + middle * termEntryBytes;
-      const order = compareBytes(this.slice(this.u32(entry), this.u32(entry + 4), 'term'), wanted);
-      if (order === 0) return this.u32(entry + 8);
+      const entry = tableOffset + middle * entryBytes;
+      const order = compareBytes(this.slice(this.u32(entry), this.u32(entry + 4), what), wanted);
+      if (order === 0) return entry;
       if (order < 0) low = middle + 1;
       else high = middle;
     }
-    return 0;
+    return -1;
   }
 
   private addPostings(result: Bitset, offset: number): void {
@@ -426,18 +436,8 @@ export class MetadataIndex {
   }
 
   private findField(name: string): FieldView | null {
-    const wanted = textEncoder.encode(name);
-    let low = 0;
-    let high = this.fieldCount;
-    while (low < high) {
-      const middle = (low + high) >>> 1;
-      const entry = this.directoryOffset + middle * fieldEntryBytes;
-      const order = compareBytes(this.slice(this.u32(entry), this.u32(entry + 4), 'field name'), wanted);
-      if (order < 0) low = middle + 1;
-      else if (order > 0) high = middle;
-      else return this.fieldView(entry);
-    }
-    return null;
+    const entry = this.findEntry(this.directoryOffset, fieldEntryBytes, this.fieldCount, name, 'field name');
+    return entry < 0 ? null : this.fieldView(entry);
   }
 
   private fieldView(entry: number): FieldView {

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { canonicalJson } from '../../engine/canonical-json.ts';
 import { bucketOf, Digest, leafHash, toHex } from '../../engine/merkle.ts';
+import { rng } from '../helpers/random.ts';
 
 // The test vectors of docs/format/merkle.md. "k103" is the first k<i> that
 // shares a bucket with "a", so one bucket holds two leaves.
@@ -163,11 +164,7 @@ describe('Digest', () => {
   }
 
   it('gives the same root incrementally as from scratch under random sets and removes', () => {
-    let state = 12345;
-    const random = () => {
-      state = (Math.imul(state, 1_103_515_245) + 12_345) >>> 0;
-      return state / 4_294_967_296;
-    };
+    const random = rng(12_345);
     const ids = Array.from({ length: 600 }, (_, i) => (i % 7 === 0 ? `é-${i}` : i % 11 === 0 ? `😀${i}` : i % 13 === 0 ? `\uffff${i}` : `id-${i}`));
     const digest = new Digest();
     const live = new Map<string, Uint8Array>();

@@ -4,18 +4,7 @@ import { type FilterExpr, matches, parseFilter } from '../../engine/filter.ts';
 import { buildMetadataIndex, MetadataIndex } from '../../engine/metadata-index.ts';
 import type { Metadata } from '../../engine/validate.ts';
 import { HyperspaceError } from '../../native/errors.ts';
-
-// mulberry32: a small seeded PRNG so every failure reproduces.
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
+import { rng } from '../helpers/random.ts';
 
 describe('Bitset', () => {
   it('stores bit i in byte i >> 3 under mask 1 << (i & 7)', () => {
@@ -27,7 +16,7 @@ describe('Bitset', () => {
   });
 
   it('and, or, not, popcount and iteration agree with sets', () => {
-    const random = prng(7);
+    const random = rng(7);
     for (const size of [0, 1, 7, 8, 31, 32, 33, 100, 1000]) {
       const a = Array.from({ length: size }, (_, i) => i).filter(() => random() < 0.3);
       const b = Array.from({ length: size }, (_, i) => i).filter(() => random() < 0.6);
@@ -213,7 +202,7 @@ function randomFilter(random: () => number, depth: number): Record<string, unkno
 
 describe('MetadataIndex agrees with matches() on random data', () => {
   it('for a few hundred random segments and filters, before and after a byte round trip', () => {
-    const random = prng(20_240_601);
+    const random = rng(20_240_601);
     let nonTrivial = 0;
     for (let round = 0; round < 300; round++) {
       const recordCount = Math.floor(random() * (round % 10 === 0 ? 2000 : 120));
