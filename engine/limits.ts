@@ -46,4 +46,7 @@ export const limits = {
   objectKeyBytesMax: 1024,
   objectListKeysMax: 1_000_000,
   directoryLockAttemptsMax: 8,
+  // Unreferenced segments and manifests are deleted only after this long:
+  // longer than any query or follower lag (DESIGN §5).
+  gcGraceMs: 10 * 60 * 1000,
 } as const;

@@ -1,0 +1,489 @@
+// One collection: the manifest's segments plus the WAL tail, evaluated at
+// one consistency point (DESIGN §4–§6).
+import { checkVector, HyperspaceError, invalid, mmapFile, type Metric } from '../native/index.ts';
+import { Bitset } from './bitset.ts';
+import { compareUtf8 } from './canonical-json.ts';
+import { matches, parseFilter, type FilterExpr } from './filter.ts';
+import { limits } from './limits.ts';
+import { collectionPrefix, decodeManifest, emptyManifest, encodeManifest, manifestKey, segmentKey, ulid, ulidTime, type Manifest, type SegmentEntry } from './manifest.ts';
+import { Digest, leafHash, type DigestSummary } from './merkle.ts';
+import { Segment, writeSegment, type SegmentRecord } from './segment.ts';
+import type { LogStore } from './stores/log-store.ts';
+import type { ObjectStore } from './stores/object-store.ts';
+import { Tail, type TailEntry } from './tail.ts';
+import { decodeBatch, encodeDeletes, encodeUpserts, type WalOp } from './wal-batch.ts';
+import { validateIds, validatePoints, type CollectionConfig, type Metadata, type PointInput } from './validate.ts';
+
+export type Consistency = 'strong' | 'eventual';
+
+export interface SearchOptions {
+  k?: number;
+  ef?: number;
+  filter?: unknown;
+  consistency?: Consistency;
+  include?: ('metadata' | 'vector')[];
+}
+
+export interface Hit {
+  id: string;
+  distance: number;
+  metadata?: Metadata;
+  vector?: Float32Array;
+}
+
+export interface ConsistencyPoint {
+  manifestVersion: number;
+  walSeq: number;
+}
+
+export interface PointRecord {
+  id: string;
+  vector: Float32Array;
+  metadata: Metadata;
+}
+
+export interface CollectionDescription {
+  name: string;
+  dimension: number;
+  metric: Metric;
+  quantization: string;
+  hnsw: { M: number; efConstruction: number };
+  count: number;
+  segments: number;
+  segmentBytes: number;
+  lastSeq: number;
+  tailLength: number;
+  manifestVersion: number;
+  indexedSeq: number;
+}
+
+interface OpenSegment {
+  entry: SegmentEntry;
+  segment: Segment;
+  /** Dead by the manifest's deletion list (fixed per manifest version). */
+  deadBase: Bitset;
+  /** deadBase plus records the tail shadows. */
+  dead: Bitset;
+}
+
+export interface CollectionStores {
+  objects: ObjectStore;
+  log: LogStore;
+}
+
+/** Tunables of the embedded indexer; limits.ts holds the hard bounds. */
+export interface IndexerOptions {
+  /** Build a segment once the tail holds this many entries. */
+  tailRecordsFlush: number;
+  /** ...or once its oldest entry is this old. */
+  tailAgeMsFlush: number;
+  /** Merge segments once there are more than this many. */
+  segmentsMax: number;
+}
+
+export const indexerDefaults: IndexerOptions = { tailRecordsFlush: 5000, tailAgeMsFlush: 1000, segmentsMax: 4 };
+
+export class Collection {
+  readonly name: string;
+  readonly config: CollectionConfig;
+  private manifest: Manifest;
+  private segments: OpenSegment[] = [];
+  private tail: Tail;
+  private appliedSeq: number;
+  private digestState: Digest | undefined;
+  private pending = new Map<number, WalOp[]>();
+  private catchingUp: Promise<void> = Promise.resolve();
+  private indexing: Promise<unknown> = Promise.resolve();
+  private tailSinceMs = 0;
+  private closed = false;
+  epoch = 0;
+
+  private constructor(name: string, config: CollectionConfig, private readonly stores: CollectionStores, manifest: Manifest) {
+    this.name = name;
+    this.config = config;
+    this.manifest = manifest;
+    this.tail = new Tail(config.dimension, config.metric);
+    this.appliedSeq = manifest.walSeq;
+  }
+
+  /** Load the current manifest, map its segments and replay the WAL tail. */
+  static async open(name: string, config: CollectionConfig, stores: CollectionStores): Promise<Collection> {
+    const pointer = await stores.log.getPointer(name);
+    const manifest = pointer ? decodeManifest(await stores.objects.get(pointer.key), pointer.key) : emptyManifest(name, config);
+    const c = new Collection(name, config, stores, manifest);
+    c.install(manifest, await Promise.all(manifest.segments.map((e) => c.openSegment(e.key))));
+    await c.catchUp(await stores.log.lastSeq(name));
+    return c;
+  }
+
+  private async openSegment(key: string): Promise<Segment> {
+    const path = this.stores.objects.localPath?.(key);
+    const bytes = path ? mmapFile(path) : await this.stores.objects.get(key);
+    return Segment.open(bytes, key);
+  }
+
+  // ------------------------------------------------------------------ writes
+
+  async upsert(points: readonly PointInput[], options: { idempotencyKey?: string } = {}): Promise<{ seq: number }> {
+    this.checkOpen();
+    const records = validatePoints(this.name, this.config, points);
+    if (records.length === 0) return { seq: this.appliedSeq };
+    this.checkBackpressure(records.length);
+    const payload = encodeUpserts(records, this.config.dimension);
+    const ops: WalOp[] = records.map((r) => ({ kind: 'upsert', id: r.id, vector: r.vector, metadata: r.metadata }));
+    return this.commit(payload, ops, options.idempotencyKey);
+  }
+
+  async delete(ids: readonly string[], options: { idempotencyKey?: string } = {}): Promise<{ seq: number }> {
+    this.checkOpen();
+    const valid = validateIds(ids);
+    if (valid.length === 0) return { seq: this.appliedSeq };
+    this.checkBackpressure(valid.length);
+    return this.commit(encodeDeletes(valid), valid.map((id) => ({ kind: 'delete', id })), options.idempotencyKey);
+  }
+
+  private async commit(payload: Uint8Array, ops: WalOp[], idempotencyKey?: string): Promise<{ seq: number }> {
+    const { seq } = await this.stores.log.append(this.name, payload, { idempotencyKey });
+    if (seq > this.appliedSeq) this.pending.set(seq, ops);
+    await this.catchUp(seq); // acknowledged means visible: read-your-writes
+    return { seq };
+  }
+
+  private checkBackpressure(incoming: number): void {
+    const records = this.tail.size + incoming;
+    if (records > limits.tailRecordsMax || this.tail.vectorBytes > limits.tailBytesMax)
+      throw new HyperspaceError('overloaded', `write backpressure: collection=${this.name} unindexed tail holds ${this.tail.size} records (limit ${limits.tailRecordsMax}); retry after the indexer catches up`);
+  }
+
+  /** Apply WAL records up to `seq` in order; records not written here are read back. */
+  private catchUp(seq: number): Promise<void> {
+    const run = this.catchingUp.then(async () => {
+      while (this.appliedSeq < seq) {
+        const next = this.appliedSeq + 1;
+        const ops = this.pending.get(next);
+        if (ops) {
+          this.pending.delete(next);
+          this.apply(next, ops);
+          continue;
+        }
+        const records = await this.stores.log.read(this.name, next, { limit: 1000 });
+        if (records.length === 0 || records[0].seq !== next)
+          throw new HyperspaceError('data', `wal gap: collection=${this.name} expected seq ${next}`);
+        for (const r of records) {
+          if (r.seq > seq) break;
+          this.pending.delete(r.seq);
+          this.apply(r.seq, decodeBatch(r.payload, `collection=${this.name} seq=${r.seq}`));
+        }
+      }
+    });
+    this.catchingUp = run.catch(() => undefined);
+    return run;
+  }
+
+  private apply(seq: number, ops: WalOp[]): void {
+    if (this.tail.size === 0) this.tailSinceMs = Date.now();
+    for (const op of ops) {
+      const previous = op.kind === 'upsert' ? this.tail.upsert(op.id, seq, op.vector, op.metadata) : this.tail.delete(op.id, seq);
+      if (!previous) this.shadowInSegments(op.id);
+      if (this.digestState) {
+        if (op.kind === 'upsert') this.digestState.set(op.id, leafHash(op.id, seq, op.vector, op.metadata));
+        else this.digestState.remove(op.id);
+      }
+    }
+    this.appliedSeq = seq;
+  }
+
+  private shadowInSegments(id: string): void {
+    for (const s of this.segments) {
+      const pos = s.segment.positionOf(id);
+      if (pos >= 0) s.dead.set(pos);
+    }
+  }
+
+  // ------------------------------------------------------------------- reads
+
+  async search(vector: Float32Array | readonly number[], options: SearchOptions = {}): Promise<{ hits: Hit[]; consistency: ConsistencyPoint }> {
+    this.checkOpen();
+    const k = options.k ?? 10;
+    if (typeof k !== 'number' || !Number.isInteger(k) || k < 1 || k > limits.kMax) throw invalid(`k must be an integer in 1..${limits.kMax}, got ${String(k)}`);
+    const query = checkVector(toFloat32(vector, 'query'), this.config.dimension, this.config.metric, 'query');
+    const filter = options.filter === undefined || options.filter === null ? null : parseFilter(options.filter);
+    const consistency = options.consistency ?? 'strong';
+    if (consistency !== 'strong' && consistency !== 'eventual') throw invalid(`consistency must be "strong" or "eventual", got ${JSON.stringify(consistency)}`);
+    const include = new Set(options.include ?? []);
+    for (const what of include) if (what !== 'metadata' && what !== 'vector') throw invalid(`include may hold "metadata" and "vector", got ${JSON.stringify(what)}`);
+    const candidates: { distance: number; get: () => PointRecord }[] = [];
+    for (const s of this.segments) this.searchSegment(s, query, k, options.ef, filter, candidates);
+    if (consistency === 'strong') {
+      for (const h of this.tail.search(query, k, filter))
+        candidates.push({ distance: h.distance, get: () => ({ id: h.entry.id, vector: h.entry.vector!, metadata: h.entry.metadata! }) });
+    }
+    candidates.sort((a, b) => a.distance - b.distance);
+    const hits = candidates.slice(0, k).map((c) => {
+      const r = c.get();
+      const hit: Hit = { id: r.id, distance: c.distance };
+      if (include.has('metadata')) hit.metadata = r.metadata;
+      if (include.has('vector')) hit.vector = Float32Array.from(r.vector);
+      return hit;
+    });
+    return { hits, consistency: this.consistencyPoint(consistency) };
+  }
+
+  private searchSegment(s: OpenSegment, query: Float32Array, k: number, efOption: number | undefined, filter: FilterExpr | null,
+    out: { distance: number; get: () => PointRecord }[]): void {
+    let allow: Bitset | null = null;
+    let ef = efOption;
+    if (filter) {
+      allow = s.segment.metadata.evaluate(filter);
+      const kept = allow.popcount();
+      if (kept === 0) return;
+      // A selective filter leaves fewer allowed nodes per beam step: widen the beam.
+      const selectivity = kept / Math.max(1, s.segment.count);
+      ef = Math.min(limits.efMax, Math.ceil((ef ?? 64) * Math.min(8, Math.sqrt(1 / selectivity))));
+    }
+    const r = s.segment.index.search(query, { k, ef, allow: allow?.bytes, deleted: s.dead.bytes });
+    for (let i = 0; i < r.positions.length; i++) {
+      const pos = r.positions[i];
+      out.push({ distance: r.distances[i], get: () => ({ id: s.segment.id(pos), vector: s.segment.vector(pos), metadata: s.segment.metadataAt(pos) }) });
+    }
+  }
+
+  private consistencyPoint(consistency: Consistency = 'strong'): ConsistencyPoint {
+    return { manifestVersion: this.manifest.version, walSeq: consistency === 'strong' ? this.appliedSeq : this.manifest.walSeq };
+  }
+
+  async get(id: string): Promise<PointRecord | null> {
+    this.checkOpen();
+    validateIds([id]);
+    const t = this.tail.entries.get(id);
+    if (t) return t.deleted ? null : { id, vector: Float32Array.from(t.vector!), metadata: t.metadata! };
+    for (const s of this.segments) {
+      const pos = s.segment.positionOf(id);
+      if (pos >= 0 && !s.dead.has(pos)) return { id, vector: Float32Array.from(s.segment.vector(pos)), metadata: s.segment.metadataAt(pos) };
+    }
+    return null;
+  }
+
+  async count(options: { filter?: unknown } = {}): Promise<number> {
+    this.checkOpen();
+    const filter = options.filter === undefined || options.filter === null ? null : parseFilter(options.filter);
+    let n = this.tail.count(filter);
+    for (const s of this.segments) {
+      const live = filter ? s.segment.metadata.evaluate(filter) : Bitset.full(s.segment.count);
+      n += live.and(s.dead.clone().not()).popcount();
+    }
+    return n;
+  }
+
+  /** Live records in id (UTF-8 byte) order, `limit` at a time; `cursor` comes from the previous page. */
+  async scroll(options: { cursor?: string | null; limit?: number; filter?: unknown } = {}): Promise<{ points: PointRecord[]; nextCursor: string | null }> {
+    this.checkOpen();
+    const limit = options.limit ?? 100;
+    if (!Number.isInteger(limit) || limit < 1 || limit > limits.scrollLimitMax) throw invalid(`limit must be an integer in 1..${limits.scrollLimitMax}, got ${String(limit)}`);
+    const after = options.cursor ? decodeCursor(options.cursor) : '';
+    const filter = options.filter === undefined || options.filter === null ? null : parseFilter(options.filter);
+    const found: PointRecord[] = [];
+    for (const s of this.segments) {
+      const allow = filter ? s.segment.metadata.evaluate(filter) : null;
+      let taken = 0;
+      for (let o = s.segment.orderIndexAfter(after); o < s.segment.count && taken <= limit; o++) {
+        const pos = s.segment.positionAtOrder(o);
+        if (s.dead.has(pos) || (allow && !allow.has(pos))) continue;
+        found.push({ id: s.segment.id(pos), vector: Float32Array.from(s.segment.vector(pos)), metadata: s.segment.metadataAt(pos) });
+        taken++;
+      }
+    }
+    for (const e of this.tail.entries.values()) {
+      if (e.deleted || compareUtf8(e.id, after) <= 0 || (filter && !matchesEntry(filter, e))) continue;
+      found.push({ id: e.id, vector: Float32Array.from(e.vector!), metadata: e.metadata! });
+    }
+    found.sort((a, b) => compareUtf8(a.id, b.id));
+    const points = found.slice(0, limit);
+    const nextCursor = found.length > limit ? encodeCursor(points[points.length - 1].id) : null;
+    return { points, nextCursor };
+  }
+
+  describe(): CollectionDescription {
+    let count = this.tail.liveCount;
+    for (const s of this.segments) count += s.segment.count - s.dead.popcount();
+    return {
+      name: this.name, dimension: this.config.dimension, metric: this.config.metric,
+      quantization: this.config.quantization, hnsw: this.config.hnsw, count,
+      segments: this.segments.length, segmentBytes: this.segments.reduce((n, s) => n + s.entry.bytes, 0),
+      lastSeq: this.appliedSeq, tailLength: this.tail.size, manifestVersion: this.manifest.version,
+      indexedSeq: this.manifest.walSeq,
+    };
+  }
+
+  /** The Merkle digest of the live records at the current consistency point (DESIGN §7). */
+  async digest(): Promise<DigestSummary & { consistency: ConsistencyPoint }> {
+    this.checkOpen();
+    if (!this.digestState) this.digestState = this.buildDigest();
+    return { ...this.digestState.root(), consistency: this.consistencyPoint() };
+  }
+
+  private buildDigest(): Digest {
+    const d = new Digest();
+    for (const s of this.segments)
+      for (let pos = 0; pos < s.segment.count; pos++) if (!s.dead.has(pos)) d.set(s.segment.id(pos), s.segment.leaf(pos));
+    for (const e of this.tail.entries.values())
+      if (!e.deleted) d.set(e.id, leafHash(e.id, e.seq, e.vector!, e.metadata!));
+    return d;
+  }
+
+  // ------------------------------------------------------------ index state
+
+  /** Make `manifest` current in memory; synchronous so no search sees half of it. */
+  private install(manifest: Manifest, opened: Segment[]): void {
+    this.manifest = manifest;
+    const deletions = manifest.deletions;
+    this.segments = opened.map((segment, i) => {
+      const deadBase = new Bitset(segment.count);
+      for (const [id, seq] of deletions) {
+        const pos = segment.positionOf(id);
+        if (pos >= 0 && segment.seq(pos) < seq) deadBase.set(pos);
+      }
+      return { entry: manifest.segments[i], segment, deadBase, dead: deadBase.clone() };
+    });
+    for (const id of this.tail.entries.keys()) this.shadowInSegments(id);
+  }
+
+  /** Whether the background indexer should fold the tail now. */
+  shouldIndex(options: IndexerOptions, nowMs = Date.now()): boolean {
+    if (this.tail.size === 0) return false;
+    return this.tail.size >= options.tailRecordsFlush || nowMs - this.tailSinceMs >= options.tailAgeMsFlush;
+  }
+
+  shouldCompact(options: IndexerOptions): boolean {
+    return this.segments.length > options.segmentsMax;
+  }
+
+  /** Fold everything applied so far into a new segment and commit manifest v+1. */
+  flush(): Promise<void> {
+    return this.exclusive(() => this.foldTail());
+  }
+
+  /** Merge all segments into one, dropping dead records. */
+  compact(): Promise<void> {
+    return this.exclusive(() => this.mergeSegments());
+  }
+
+  private exclusive<T>(task: () => Promise<T>): Promise<T> {
+    this.checkOpen();
+    const run = this.indexing.then(task);
+    this.indexing = run.catch(() => undefined);
+    return run;
+  }
+
+  private async foldTail(): Promise<void> {
+    await this.catchingUp;
+    const upTo = this.appliedSeq;
+    if (upTo <= this.manifest.walSeq) return;
+    const snapshot = [...this.tail.entries.values()].filter((e) => e.seq <= upTo).map((e) => ({ ...e, vector: e.vector?.slice() }));
+    const records: SegmentRecord[] = snapshot.filter((e) => !e.deleted).map((e) => ({ id: e.id, seq: e.seq, vector: e.vector!, metadata: e.metadata! }));
+    const deletions = new Map(this.manifest.deletions);
+    for (const e of snapshot) if (this.segments.some((s) => s.segment.positionOf(e.id) >= 0)) deletions.set(e.id, e.seq);
+    const added = records.length ? await this.writeSegmentFile(records) : [];
+    await this.commitManifest({ walSeq: upTo, segments: [...this.manifest.segments, ...added.map((a) => a.entry)], deletions: [...deletions] }, added.map((a) => a.segment));
+    this.tail.removeUpTo(upTo);
+    for (const s of this.segments) s.dead = s.deadBase.clone();
+    for (const id of this.tail.entries.keys()) this.shadowInSegments(id);
+    if (this.tail.size > 0) this.tailSinceMs = Date.now();
+    await this.stores.log.truncateBefore(this.name, upTo);
+  }
+
+  private async mergeSegments(): Promise<void> {
+    if (this.segments.length <= 1 && this.manifest.deletions.length === 0) return;
+    const records: SegmentRecord[] = [];
+    for (const s of this.segments)
+      for (let pos = 0; pos < s.segment.count; pos++)
+        if (!s.deadBase.has(pos))
+          records.push({ id: s.segment.id(pos), seq: s.segment.seq(pos), vector: s.segment.vector(pos), metadata: s.segment.metadataAt(pos), leaf: s.segment.leaf(pos) });
+    const added = records.length ? await this.writeSegmentFile(records) : [];
+    // Every segment is in the merge, so no deletion entry has anything left to kill.
+    await this.commitManifest({ walSeq: this.manifest.walSeq, segments: added.map((a) => a.entry), deletions: [] }, added.map((a) => a.segment), true);
+  }
+
+  private async writeSegmentFile(records: SegmentRecord[]): Promise<{ entry: SegmentEntry; segment: Segment }[]> {
+    const written = await writeSegment(records, this.config);
+    const key = segmentKey(this.name, this.epoch, ulid());
+    await this.stores.objects.put(key, written.bytes);
+    const entry: SegmentEntry = { key, bytes: written.bytes.length, count: written.count, minSeq: written.minSeq, maxSeq: written.maxSeq, root: written.root };
+    return [{ entry, segment: await this.openSegment(key) }];
+  }
+
+  private async commitManifest(change: Pick<Manifest, 'walSeq' | 'segments' | 'deletions'>, added: Segment[], replaceAll = false): Promise<void> {
+    const previous = this.manifest;
+    const next: Manifest = { ...previous, ...change, version: previous.version + 1, parentVersion: previous.version, epoch: this.epoch, createdAtMs: Date.now() };
+    const key = manifestKey(this.name, next.version, this.epoch);
+    await this.stores.objects.put(key, encodeManifest(next));
+    const ok = await this.stores.log.casPointer(this.name, previous.version === 0 ? null : previous.version, { version: next.version, key }, { epoch: this.epoch });
+    if (!ok) throw new HyperspaceError('conflict', `manifest commit lost: collection=${this.name} expected version ${previous.version}`);
+    const kept = replaceAll ? [] : this.segments.map((s) => s.segment);
+    this.install(next, [...kept, ...added]);
+  }
+
+  /** Delete objects no retained manifest references, once older than the grace period. */
+  async gc(nowMs = Date.now(), graceMs = limits.gcGraceMs): Promise<{ deleted: string[] }> {
+    this.checkOpen();
+    return this.exclusive(async () => {
+      const prefix = collectionPrefix(this.name);
+      const current = this.manifest;
+      const referenced = new Set(current.segments.map((s) => s.key));
+      const currentKey = manifestKey(this.name, current.version, current.epoch);
+      const deleted: string[] = [];
+      for (const key of await this.stores.objects.list(`${prefix}manifests/`)) {
+        if (key === currentKey) continue;
+        let manifest: Manifest | null = null;
+        try { manifest = decodeManifest(await this.stores.objects.get(key), key); } catch { /* garbage: collect below */ }
+        if (manifest && nowMs - manifest.createdAtMs < graceMs) {
+          for (const s of manifest.segments) referenced.add(s.key);
+          continue;
+        }
+        await this.stores.objects.delete(key);
+        deleted.push(key);
+      }
+      for (const key of await this.stores.objects.list(`${prefix}segments/`)) {
+        if (referenced.has(key)) continue;
+        const written = ulidTime(key.slice(key.lastIndexOf('-') + 1, -'.hyp'.length));
+        if (nowMs - written < graceMs) continue;
+        await this.stores.objects.delete(key);
+        deleted.push(key);
+      }
+      return { deleted };
+    });
+  }
+
+  /** Wait for in-flight indexing; further calls fail. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.indexing;
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new HyperspaceError('unavailable', `collection is closed: name=${this.name}`);
+  }
+}
+
+function matchesEntry(filter: FilterExpr, e: TailEntry): boolean {
+  return matches(filter, e.metadata);
+}
+
+export function toFloat32(v: Float32Array | readonly number[], label: string): Float32Array {
+  if (v instanceof Float32Array) return v;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++)
+      if (typeof v[i] !== 'number') throw invalid(`${label} must hold numbers, got ${typeof v[i]} at index ${i}`);
+    return Float32Array.from(v);
+  }
+  throw invalid(`${label} must be a Float32Array or an array of numbers`);
+}
+
+function encodeCursor(id: string): string {
+  return Buffer.from(id, 'utf8').toString('base64url');
+}
+
+function decodeCursor(cursor: string): string {
+  if (typeof cursor !== 'string' || !/^[A-Za-z0-9_-]*$/.test(cursor)) throw invalid(`invalid scroll cursor: ${JSON.stringify(cursor)}`);
+  return Buffer.from(cursor, 'base64url').toString('utf8');
+}

@@ -1,0 +1,139 @@
+// The embedded database: collections over an ObjectStore and a LogStore, with
+// the indexer as a background task in the same process (DESIGN §3–§5).
+import { join } from 'node:path';
+import { HyperspaceError } from '../native/index.ts';
+import { Collection, indexerDefaults, type CollectionDescription, type CollectionStores, type IndexerOptions } from './collection.ts';
+import { collectionPrefix } from './manifest.ts';
+import { LocalLogStore } from './stores/local-log-store.ts';
+import { LocalObjectStore } from './stores/local-object-store.ts';
+import { validateCollectionName, validateConfig, type CollectionConfig, type CollectionConfigInput } from './validate.ts';
+
+export interface OpenOptions {
+  /** Background indexer tunables, or false to index only on flush(). */
+  indexer?: Partial<IndexerOptions> | false;
+  /** Lease owner name; one per process that indexes these stores. */
+  owner?: string;
+}
+
+const LEASE_TTL_MS = 60_000;
+const TICK_MS = 50;
+
+export class HyperspaceDB {
+  private readonly collections = new Map<string, Collection>();
+  private timer: NodeJS.Timeout | undefined;
+  private ticking = false;
+  private closed = false;
+  private readonly indexer: IndexerOptions | false;
+  private readonly owner: string;
+  /** The last background indexing failure, for describe/metrics. */
+  lastIndexerError: Error | undefined;
+
+  private constructor(private readonly stores: CollectionStores & { close?: () => Promise<void> }, options: OpenOptions) {
+    this.indexer = options.indexer === false ? false : { ...indexerDefaults, ...options.indexer };
+    this.owner = options.owner ?? 'embedded-indexer';
+  }
+
+  /**
+   * Open a data directory (the embedded default) or explicit stores. Returns
+   * once every collection is recovered: manifest loaded, segments mapped and
+   * checksummed, WAL tail replayed.
+   */
+  static async open(target: string | CollectionStores, options: OpenOptions = {}): Promise<HyperspaceDB> {
+    let stores: CollectionStores & { close?: () => Promise<void> };
+    if (typeof target === 'string') {
+      const log = await LocalLogStore.open(join(target, 'log'));
+      try {
+        const objects = await LocalObjectStore.open(join(target, 'objects'));
+        stores = { objects, log, close: () => log.close() };
+      } catch (e) {
+        await log.close();
+        throw e;
+      }
+    } else {
+      stores = target;
+    }
+    const db = new HyperspaceDB(stores, options);
+    try {
+      for (const name of await stores.log.listCollections()) await db.load(name);
+    } catch (e) {
+      await stores.close?.();
+      throw e;
+    }
+    if (db.indexer) {
+      db.timer = setInterval(() => void db.tick(), TICK_MS);
+      db.timer.unref();
+    }
+    return db;
+  }
+
+  private async load(name: string): Promise<Collection> {
+    const json = await this.stores.log.getCollectionConfig(name);
+    if (json === null) throw new HyperspaceError('not_found', `collection not found: name=${name}`);
+    const config = JSON.parse(json) as CollectionConfig;
+    const collection = await Collection.open(name, config, this.stores);
+    collection.epoch = (await this.stores.log.acquireLease(name, this.owner, LEASE_TTL_MS)).epoch;
+    this.collections.set(name, collection);
+    return collection;
+  }
+
+  async createCollection(name: string, input: CollectionConfigInput): Promise<Collection> {
+    this.checkOpen();
+    validateCollectionName(name);
+    const config = validateConfig(input);
+    if (this.collections.has(name)) throw new HyperspaceError('conflict', `collection already exists: name=${name}`);
+    await this.stores.log.putCollectionConfig(name, JSON.stringify(config), { ifAbsent: true });
+    return this.load(name);
+  }
+
+  collection(name: string): Collection {
+    this.checkOpen();
+    const c = this.collections.get(name);
+    if (!c) throw new HyperspaceError('not_found', `collection not found: name=${name}`);
+    return c;
+  }
+
+  listCollections(): CollectionDescription[] {
+    this.checkOpen();
+    return [...this.collections.values()].map((c) => c.describe()).sort((a, b) => (a.name < b.name ? -1 : 1));
+  }
+
+  async dropCollection(name: string): Promise<void> {
+    const c = this.collection(name);
+    this.collections.delete(name);
+    await c.close();
+    await this.stores.log.dropCollection(name);
+    for (const key of await this.stores.objects.list(collectionPrefix(name))) await this.stores.objects.delete(key);
+  }
+
+  /** One pass of the background indexer: fold tails that passed a threshold, merge when segments pile up. */
+  private async tick(): Promise<void> {
+    if (this.ticking || this.closed || !this.indexer) return;
+    this.ticking = true;
+    try {
+      for (const c of this.collections.values()) {
+        if (this.closed) break;
+        try {
+          if (c.shouldIndex(this.indexer)) await c.flush();
+          if (c.shouldCompact(this.indexer)) await c.compact();
+        } catch (e) {
+          this.lastIndexerError = e as Error;
+        }
+      }
+    } finally {
+      this.ticking = false;
+    }
+  }
+
+  /** Stop the indexer, let in-flight work finish, release the data directory. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+    for (const c of this.collections.values()) await c.close();
+    await this.stores.close?.();
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new HyperspaceError('unavailable', 'database is closed');
+  }
+}

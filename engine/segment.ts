@@ -1,0 +1,248 @@
+// `chunk_*.hyp` segment writer and reader (docs/format/segment.md). The
+// reader works over the bytes as they are (a mapped file on local disk):
+// it verifies each section's CRC-32C once, then only views.
+import { buildIndex, crc32c, dataError, Index } from '../native/index.ts';
+import { compareUtf8 } from './canonical-json.ts';
+import { bucketCount, bucketOf, leafHash, toHex } from './merkle.ts';
+import { buildMetadataIndex, MetadataIndex } from './metadata-index.ts';
+import { sha256 } from './sha256.ts';
+import type { CollectionConfig, Metadata } from './validate.ts';
+
+const MAGIC = 0x47455348; // "HSEG"
+const VERSION = 1;
+const HEADER = 128;
+const ALIGN = 64;
+const METRIC_CODE = { l2: 0, dot: 1, cosine: 2, poincare: 3 } as const;
+const QUANT_CODE = { none: 0, int8: 1, binary: 2 } as const;
+const SECTION = { index: 1, ids: 2, idOrder: 3, seqs: 4, metadata: 5, leaves: 6, buckets: 7 } as const;
+type SectionName = keyof typeof SECTION;
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+export interface SegmentRecord {
+  id: string;
+  seq: number;
+  /** As stored: unit length for cosine. */
+  vector: Float32Array;
+  metadata: Metadata;
+  /** Merkle leaf; computed when absent. */
+  leaf?: Uint8Array;
+}
+
+export interface SegmentSummary {
+  count: number;
+  minSeq: number;
+  maxSeq: number;
+  root: string;
+}
+
+/** Serialize records (each id at most once) into a segment file. */
+export async function writeSegment(records: readonly SegmentRecord[], config: CollectionConfig): Promise<{ bytes: Uint8Array } & SegmentSummary> {
+  const n = records.length, dim = config.dimension;
+  const vectors = new Float32Array(n * dim);
+  records.forEach((r, i) => vectors.set(r.vector, i * dim));
+  const index = await buildIndex(vectors, {
+    dimension: dim, metric: config.metric, quantization: config.quantization,
+    m: config.hnsw.M, efConstruction: config.hnsw.efConstruction,
+  });
+  const idBytes = records.map((r) => encoder.encode(r.id));
+  const ids = new Uint8Array(4 * (n + 1) + idBytes.reduce((s, b) => s + b.length, 0));
+  const offsets = new DataView(ids.buffer);
+  let at = 4 * (n + 1);
+  idBytes.forEach((b, i) => { offsets.setUint32(4 * i, at - 4 * (n + 1), true); ids.set(b, at); at += b.length; });
+  offsets.setUint32(4 * n, at - 4 * (n + 1), true);
+  const order = Uint32Array.from(records.keys()).sort((a, b) => compareUtf8(records[a].id, records[b].id));
+  const seqs = new BigUint64Array(n);
+  let minSeq = Infinity, maxSeq = 0;
+  records.forEach((r, i) => { seqs[i] = BigInt(r.seq); minSeq = Math.min(minSeq, r.seq); maxSeq = Math.max(maxSeq, r.seq); });
+  const leaves = new Uint8Array(32 * n);
+  records.forEach((r, i) => leaves.set(r.leaf ?? leafHash(r.id, r.seq, r.vector, r.metadata), 32 * i));
+  const buckets = bucketHashes(records.map((r) => r.id), order, leaves);
+  const root = sha256(buckets);
+  const sections: [SectionName, Uint8Array][] = [
+    ['index', index],
+    ['ids', ids],
+    ['idOrder', new Uint8Array(order.buffer)],
+    ['seqs', new Uint8Array(seqs.buffer)],
+    ['metadata', buildMetadataIndex(records.map((r) => r.metadata))],
+    ['leaves', leaves],
+    ['buckets', buckets],
+  ];
+  const bytes = assemble(sections, { n, dim, metric: METRIC_CODE[config.metric], quant: QUANT_CODE[config.quantization], minSeq: n ? minSeq : 0, maxSeq, root });
+  return { bytes, count: n, minSeq: n ? minSeq : 0, maxSeq, root: toHex(root) };
+}
+
+function bucketHashes(ids: string[], order: Uint32Array, leaves: Uint8Array): Uint8Array {
+  const perBucket: number[][] = Array.from({ length: bucketCount }, () => []);
+  for (const pos of order) perBucket[bucketOf(ids[pos])].push(pos); // id order within each bucket
+  const out = new Uint8Array(32 * bucketCount);
+  perBucket.forEach((positions, b) => out.set(sha256(...positions.map((p) => leaves.subarray(32 * p, 32 * p + 32))), 32 * b));
+  return out;
+}
+
+const align = (x: number) => Math.ceil(x / ALIGN) * ALIGN;
+
+function assemble(sections: [SectionName, Uint8Array][], h: { n: number; dim: number; metric: number; quant: number; minSeq: number; maxSeq: number; root: Uint8Array }): Uint8Array {
+  const tableEnd = HEADER + 24 * sections.length;
+  let total = align(tableEnd);
+  const placed = sections.map(([name, body]) => { const offset = total; total = align(total + body.length); return { name, body, offset }; });
+  const out = new Uint8Array(total);
+  const v = new DataView(out.buffer);
+  v.setUint32(0, MAGIC, true);
+  v.setUint16(4, VERSION, true);
+  v.setUint16(6, HEADER, true);
+  v.setUint32(8, h.n, true);
+  v.setUint32(12, h.dim, true);
+  v.setUint8(16, h.metric);
+  v.setUint8(17, h.quant);
+  v.setUint16(18, sections.length, true);
+  v.setBigUint64(24, BigInt(h.minSeq), true);
+  v.setBigUint64(32, BigInt(h.maxSeq), true);
+  out.set(h.root, 40);
+  placed.forEach((s, i) => {
+    const t = HEADER + 24 * i;
+    v.setUint32(t, SECTION[s.name], true);
+    v.setUint32(t + 4, crc32c(s.body), true);
+    v.setBigUint64(t + 8, BigInt(s.offset), true);
+    v.setBigUint64(t + 16, BigInt(s.body.length), true);
+    out.set(s.body, s.offset);
+  });
+  v.setUint32(72, crc32c(out.subarray(0, tableEnd)), true);
+  return out;
+}
+
+/** An open segment: views over its bytes, searched in place. */
+export class Segment {
+  readonly name: string;
+  readonly count: number;
+  readonly minSeq: number;
+  readonly maxSeq: number;
+  readonly root: string;
+  readonly index: Index;
+  readonly metadata: MetadataIndex;
+  readonly byteLength: number;
+  private readonly idOffsets: Uint32Array;
+  private readonly idBytes: Uint8Array;
+  private readonly idOrder: Uint32Array;
+  private readonly seqs: BigUint64Array;
+  private readonly leaves: Uint8Array;
+  readonly bucketHashes: Uint8Array;
+
+  private constructor(name: string, bytes: Uint8Array, sections: Map<number, Uint8Array>) {
+    const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const need = (s: SectionName) => {
+      const body = sections.get(SECTION[s]);
+      if (!body) throw dataError(`segment missing section ${s}: file=${name}`);
+      return body;
+    };
+    this.name = name;
+    this.byteLength = bytes.length;
+    this.count = v.getUint32(8, true);
+    this.minSeq = Number(v.getBigUint64(24, true));
+    this.maxSeq = Number(v.getBigUint64(32, true));
+    this.root = toHex(bytes.subarray(40, 72));
+    this.index = Index.open(need('index'), { verify: false, name });
+    const ids = need('ids');
+    this.idOffsets = u32(ids.subarray(0, 4 * (this.count + 1)));
+    this.idBytes = ids.subarray(4 * (this.count + 1));
+    this.idOrder = u32(need('idOrder'));
+    const seqBytes = need('seqs');
+    this.seqs = new BigUint64Array(seqBytes.buffer, seqBytes.byteOffset, this.count);
+    this.metadata = MetadataIndex.open(need('metadata'));
+    this.leaves = need('leaves');
+    this.bucketHashes = need('buckets');
+    if (this.index.count !== this.count || this.idOrder.length !== this.count || this.leaves.length !== 32 * this.count)
+      throw dataError(`segment sections disagree on the record count: file=${name}`);
+  }
+
+  /** Verify header and every section checksum, then view. `name` goes into every error. */
+  static open(bytes: Uint8Array, name: string): Segment {
+    if (bytes.byteOffset % 8 !== 0) bytes = new Uint8Array(bytes); // a copy: typed views need alignment
+    if (bytes.length < HEADER) throw dataError(`segment too short: ${bytes.length} bytes: file=${name}`);
+    const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    if (v.getUint32(0, true) !== MAGIC) throw dataError(`segment bad magic: file=${name}`);
+    if (v.getUint16(4, true) !== VERSION) throw dataError(`segment unsupported version ${v.getUint16(4, true)}: file=${name}`);
+    const count = v.getUint16(18, true);
+    const tableEnd = HEADER + 24 * count;
+    if (bytes.length < tableEnd) throw dataError(`segment truncated section table: file=${name}`);
+    const head = new Uint8Array(bytes.subarray(0, tableEnd)); // a copy (Buffer#slice is a view, and mapped pages are read-only)
+    head.fill(0, 72, 76);
+    if (crc32c(head) !== v.getUint32(72, true)) throw dataError(`segment header checksum mismatch: file=${name}`);
+    const sections = new Map<number, Uint8Array>();
+    for (let i = 0; i < count; i++) {
+      const t = HEADER + 24 * i;
+      const type = v.getUint32(t, true), crc = v.getUint32(t + 4, true);
+      const offset = Number(v.getBigUint64(t + 8, true)), length = Number(v.getBigUint64(t + 16, true));
+      const sectionName = Object.keys(SECTION).find((k) => SECTION[k as SectionName] === type) ?? `type ${type}`;
+      if (offset % ALIGN !== 0 || offset + length > bytes.length) throw dataError(`segment section ${sectionName} out of bounds: file=${name}`);
+      const body = bytes.subarray(offset, offset + length);
+      if (crc32c(body) !== crc) throw dataError(`segment section ${sectionName} checksum mismatch: file=${name}`);
+      sections.set(type, body);
+    }
+    return new Segment(name, bytes, sections);
+  }
+
+  id(position: number): string {
+    return decoder.decode(this.idBytes.subarray(this.idOffsets[position], this.idOffsets[position + 1]));
+  }
+
+  private idBytesAt(position: number): Uint8Array {
+    return this.idBytes.subarray(this.idOffsets[position], this.idOffsets[position + 1]);
+  }
+
+  seq(position: number): number {
+    return Number(this.seqs[position]);
+  }
+
+  leaf(position: number): Uint8Array {
+    return this.leaves.subarray(32 * position, 32 * position + 32);
+  }
+
+  vector(position: number): Float32Array {
+    return this.index.vector(position);
+  }
+
+  metadataAt(position: number): Metadata {
+    return this.metadata.metadataAt(position);
+  }
+
+  /** Position of `id`, or -1. Binary search over the id order section. */
+  positionOf(id: string): number {
+    const key = encoder.encode(id);
+    let lo = 0, hi = this.count - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const pos = this.idOrder[mid];
+      const c = compareBytes(this.idBytesAt(pos), key);
+      if (c === 0) return pos;
+      if (c < 0) lo = mid + 1; else hi = mid - 1;
+    }
+    return -1;
+  }
+
+  /** Index into id order of the first id strictly greater than `id` ('' = from the start). */
+  orderIndexAfter(id: string): number {
+    if (id === '') return 0;
+    const key = encoder.encode(id);
+    let lo = 0, hi = this.count;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (compareBytes(this.idBytesAt(this.idOrder[mid]), key) <= 0) lo = mid + 1; else hi = mid;
+    }
+    return lo;
+  }
+
+  positionAtOrder(orderIndex: number): number {
+    return this.idOrder[orderIndex];
+  }
+}
+
+function u32(bytes: Uint8Array): Uint32Array {
+  return new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4);
+}
+
+function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i] - b[i];
+  return a.length - b.length;
+}

@@ -1,0 +1,131 @@
+// The unindexed WAL tail held in memory: the latest op per id, and the live
+// vectors packed in slots for an exact SIMD scan (DESIGN §6 step 3).
+import { flatSearch, type Metric, type SearchResult } from '../native/index.ts';
+import type { FilterExpr } from './filter.ts';
+import { matches } from './filter.ts';
+import type { Metadata } from './validate.ts';
+
+export interface TailEntry {
+  id: string;
+  seq: number;
+  deleted: boolean;
+  /** Slot in the packed vectors, -1 for a delete. */
+  slot: number;
+  vector?: Float32Array;
+  metadata?: Metadata;
+}
+
+export class Tail {
+  readonly entries = new Map<string, TailEntry>();
+  private vectors: Float32Array;
+  private slotEntries: (TailEntry | undefined)[] = [];
+  private deadBits: Uint8Array;
+  private slots = 0;
+  private live = 0;
+
+  constructor(private readonly dimension: number, private readonly metric: Metric) {
+    this.vectors = new Float32Array(1024 * dimension);
+    this.deadBits = new Uint8Array(128);
+  }
+
+  /** Live (upserted, not superseded) records. */
+  get liveCount(): number {
+    return this.live;
+  }
+
+  /** Entries held, deletes included: the tail's length for backpressure. */
+  get size(): number {
+    return this.entries.size;
+  }
+
+  get vectorBytes(): number {
+    return this.slots * this.dimension * 4;
+  }
+
+  /** Apply one op; returns the entry it replaced, if any. */
+  upsert(id: string, seq: number, vector: Float32Array, metadata: Metadata): TailEntry | undefined {
+    const previous = this.retire(id);
+    const slot = this.slots++;
+    this.ensureCapacity(this.slots);
+    this.vectors.set(vector, slot * this.dimension);
+    const entry: TailEntry = { id, seq, deleted: false, slot, vector: this.vectors.subarray(slot * this.dimension, (slot + 1) * this.dimension), metadata };
+    this.slotEntries[slot] = entry;
+    this.entries.set(id, entry);
+    this.live++;
+    return previous;
+  }
+
+  delete(id: string, seq: number): TailEntry | undefined {
+    const previous = this.retire(id);
+    this.entries.set(id, { id, seq, deleted: true, slot: -1 });
+    return previous;
+  }
+
+  private retire(id: string): TailEntry | undefined {
+    const previous = this.entries.get(id);
+    if (previous && previous.slot >= 0) {
+      this.deadBits[previous.slot >> 3] |= 1 << (previous.slot & 7);
+      this.slotEntries[previous.slot] = undefined;
+      this.live--;
+    }
+    return previous;
+  }
+
+  private ensureCapacity(slots: number): void {
+    if (slots * this.dimension > this.vectors.length) {
+      const grown = new Float32Array(Math.max(slots, (this.vectors.length / this.dimension) * 2) * this.dimension);
+      grown.set(this.vectors);
+      this.vectors = grown;
+      // Entries view the old buffer; re-point them at the new one.
+      for (const e of this.slotEntries) if (e) e.vector = grown.subarray(e.slot * this.dimension, (e.slot + 1) * this.dimension);
+    }
+    if (Math.ceil(slots / 8) > this.deadBits.length) {
+      const grown = new Uint8Array(this.deadBits.length * 2 + Math.ceil(slots / 8));
+      grown.set(this.deadBits);
+      this.deadBits = grown;
+    }
+  }
+
+  /** Exact top-k over live slots passing the filter; hits carry entries. */
+  search(query: Float32Array, k: number, filter: FilterExpr | null): { entry: TailEntry; distance: number }[] {
+    if (this.live === 0) return [];
+    let allow: Uint8Array | null = null;
+    if (filter) {
+      allow = new Uint8Array(Math.ceil(this.slots / 8));
+      let any = false;
+      for (let s = 0; s < this.slots; s++) {
+        const e = this.slotEntries[s];
+        if (e && matches(filter, e.metadata)) { allow[s >> 3] |= 1 << (s & 7); any = true; }
+      }
+      if (!any) return [];
+    }
+    const r: SearchResult = flatSearch(this.vectors.subarray(0, this.slots * this.dimension), query, {
+      dimension: this.dimension, metric: this.metric, k: Math.min(k, this.slots), allow, deleted: this.deadBits,
+    });
+    const hits: { entry: TailEntry; distance: number }[] = [];
+    for (let i = 0; i < r.positions.length; i++) hits.push({ entry: this.slotEntries[r.positions[i]]!, distance: r.distances[i] });
+    return hits;
+  }
+
+  count(filter: FilterExpr | null): number {
+    if (!filter) return this.live;
+    let n = 0;
+    for (const e of this.slotEntries) if (e && matches(filter, e.metadata)) n++;
+    return n;
+  }
+
+  /** Drop every entry with seq ≤ `seq` (folded into a segment) and repack. */
+  removeUpTo(seq: number): void {
+    const kept = [...this.entries.values()].filter((e) => e.seq > seq);
+    this.entries.clear();
+    this.slotEntries = [];
+    this.slots = 0;
+    this.live = 0;
+    this.vectors = new Float32Array(Math.max(1024, kept.length) * this.dimension);
+    this.deadBits = new Uint8Array(Math.ceil(Math.max(1024, kept.length) / 8));
+    for (const e of kept) {
+      if (e.deleted) this.delete(e.id, e.seq);
+      else this.upsert(e.id, e.seq, e.vector!.slice(), e.metadata!);
+    }
+  }
+}
