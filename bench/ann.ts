@@ -8,7 +8,7 @@
 //                        [--rounds 3] [--threads 2] [--engines a,b] [--rerank ef|N]
 
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -62,8 +62,16 @@ const rerankFor = options.rerank === 'ef'
 interface Run {
   ef: number;
   recallAt10: number;
+  /** Queries per wall-clock second: the median round. */
   qpsMedian: number;
   qpsRounds: number[];
+  /**
+   * Queries per second of process CPU time (user + system), median round. On a
+   * shared machine this tracks the engine's cost when wall time is stolen by
+   * other processes; search runs on the calling thread for every engine here.
+   */
+  cpuQpsMedian: number;
+  cpuQpsRounds: number[];
   latencyUs: { p50: number; p90: number; p99: number; max: number };
 }
 interface EngineReport {
@@ -81,6 +89,8 @@ interface DatasetReport {
   trainCount: number;
   queryCount: number;
   groundTruthMs: number;
+  /** os.loadavg() (1, 5, 15 min) before the builds and after the last search. */
+  loadAverage: { before: number[]; after: number[] };
   engines: EngineReport[];
   skipped: string[];
 }
@@ -116,6 +126,8 @@ async function benchmarkDataset(dataset: Dataset): Promise<DatasetReport> {
   const groundTruthMs = performance.now() - truthStarted;
   console.log(`ground truth (exact top-${k}): ${(groundTruthMs / 1000).toFixed(1)} s`);
 
+  const loadBefore = loadavg();
+  if (loadBefore[0] > cpus().length * 0.5) console.log(`note: load average ${loadBefore[0].toFixed(1)} on ${cpus().length} cores; wall-clock QPS will be noisy, see the CPU-time QPS`);
   const { engines: candidates, skipped } = await engineCandidates();
   for (const reason of skipped) console.log(`skipped ${reason}`);
   const queries = Array.from({ length: queryCount }, (_, q) => test.subarray(q * dimension, (q + 1) * dimension));
@@ -150,6 +162,7 @@ async function benchmarkDataset(dataset: Dataset): Promise<DatasetReport> {
       for (let q = 0; q < Math.min(options.warmup, queryCount); q++) engine.search(input[q], k);
     }
     const qpsRounds = new Map<Engine<unknown>, number[]>(engines.map((engine) => [engine, []]));
+    const cpuQpsRounds = new Map<Engine<unknown>, number[]>(engines.map((engine) => [engine, []]));
     const latenciesNs = new Map<Engine<unknown>, Float64Array>(engines.map((engine) => [engine, new Float64Array(queryCount * options.rounds)]));
     const results = new Map<Engine<unknown>, ArrayLike<number>[]>();
     for (let round = 0; round < options.rounds; round++) {
@@ -158,13 +171,17 @@ async function benchmarkDataset(dataset: Dataset): Promise<DatasetReport> {
         const input = prepared.get(engine)!;
         const latencies = latenciesNs.get(engine)!;
         const found: ArrayLike<number>[] = new Array(queryCount);
+        const cpuStarted = process.cpuUsage();
         const started = performance.now();
         for (let q = 0; q < queryCount; q++) {
           const queryStarted = performance.now();
           found[q] = engine.search(input[q], k);
           latencies[round * queryCount + q] = (performance.now() - queryStarted) * 1e6;
         }
-        qpsRounds.get(engine)!.push((queryCount * 1000) / (performance.now() - started));
+        const wallMs = performance.now() - started;
+        const cpu = process.cpuUsage(cpuStarted);
+        qpsRounds.get(engine)!.push((queryCount * 1000) / wallMs);
+        cpuQpsRounds.get(engine)!.push((queryCount * 1e6) / Math.max(1, cpu.user + cpu.system));
         if (round === 0) results.set(engine, found);
       }
     }
@@ -177,6 +194,8 @@ async function benchmarkDataset(dataset: Dataset): Promise<DatasetReport> {
         recallAt10: recallAt10(results.get(engine)!, truth.ids),
         qpsMedian: median(rounds),
         qpsRounds: rounds,
+        cpuQpsMedian: median(cpuQpsRounds.get(engine)!),
+        cpuQpsRounds: cpuQpsRounds.get(engine)!,
         latencyUs: { p50: percentileUs(50), p90: percentileUs(90), p99: percentileUs(99), max: sortedLatencies[sortedLatencies.length - 1] / 1000 },
       });
     }
@@ -187,6 +206,7 @@ async function benchmarkDataset(dataset: Dataset): Promise<DatasetReport> {
 
   const report: DatasetReport = {
     name: dataset.name, metric, dimension, trainCount, queryCount, groundTruthMs,
+    loadAverage: { before: loadBefore, after: loadavg() },
     engines: engines.map((engine) => reports.get(engine)!), skipped,
   };
   printTable(report);
@@ -194,16 +214,17 @@ async function benchmarkDataset(dataset: Dataset): Promise<DatasetReport> {
 }
 
 function printTable(report: DatasetReport): void {
-  const header = ['engine', 'ef', 'recall@10', 'QPS', 'p50 µs', 'p99 µs'];
+  const header = ['engine', 'ef', 'recall@10', 'QPS', 'CPU QPS', 'p50 µs', 'p99 µs'];
   const lines = [header];
   for (const engine of report.engines) {
     for (const run of engine.runs) {
-      lines.push([engine.name, String(run.ef), run.recallAt10.toFixed(4), run.qpsMedian.toFixed(0), run.latencyUs.p50.toFixed(0), run.latencyUs.p99.toFixed(0)]);
+      lines.push([engine.name, String(run.ef), run.recallAt10.toFixed(4), run.qpsMedian.toFixed(0), run.cpuQpsMedian.toFixed(0), run.latencyUs.p50.toFixed(0), run.latencyUs.p99.toFixed(0)]);
     }
   }
   const widths = header.map((_, column) => Math.max(...lines.map((line) => line[column].length)));
   const format = (line: string[]) => '| ' + line.map((cell, column) => column === 0 ? cell.padEnd(widths[column]) : cell.padStart(widths[column])).join(' | ') + ' |';
-  console.log(`\n${report.name} (${report.trainCount} base, ${report.queryCount} queries, median QPS of ${options.rounds} rounds, single-threaded search)`);
+  console.log(`\n${report.name} (${report.trainCount} base, ${report.queryCount} queries, median of ${options.rounds} rounds, single-threaded search; QPS per wall-clock second, CPU QPS per second of process CPU time)`);
+  console.log(`load average before ${report.loadAverage.before.map((v) => v.toFixed(1)).join(' ')}, after ${report.loadAverage.after.map((v) => v.toFixed(1)).join(' ')}`);
   console.log(format(lines[0]));
   console.log('|' + widths.map((width, column) => column === 0 ? '-'.repeat(width + 2) : '-'.repeat(width + 1) + ':').join('|') + '|');
   for (const line of lines.slice(1)) console.log(format(line));
