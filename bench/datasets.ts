@@ -62,17 +62,7 @@ export function readMnistImages(split: 'train' | 'test'): { count: number; pixel
 export function mnist(): Dataset {
   const split = (name: 'train' | 'test') =>
     cachedFloat32(`mnist-${name}.f32`, () => Float32Array.from(readMnistImages(name).pixels));
-  const train = split('train');
-  const test = split('test');
-  return {
-    name: 'mnist-784',
-    dimension: mnistDimension,
-    metric: 'l2',
-    train,
-    test,
-    trainCount: train.length / mnistDimension,
-    testCount: test.length / mnistDimension,
-  };
+  return dataset('mnist-784', mnistDimension, 'l2', split('train'), split('test'));
 }
 
 // ---------------------------------------------------------------- GloVe
@@ -133,19 +123,14 @@ export function glove(): Dataset {
       writeAtomically(`glove-${part}.words.txt`, split[part].map((position) => all.words[position]).join('\n') + '\n');
     }
   }
-  const train = readFloat32(join(dataDirectory, 'glove-train.f32'));
-  const test = readFloat32(join(dataDirectory, 'glove-test.f32'));
   const readWords = (name: string) => readFileSync(join(dataDirectory, name), 'utf8').split('\n').slice(0, -1);
-  return {
-    name: 'glove-6b-100',
-    dimension: gloveDimension,
-    metric: 'cosine',
-    train,
-    test,
-    trainCount: train.length / gloveDimension,
-    testCount: test.length / gloveDimension,
-    words: { train: readWords('glove-train.words.txt'), test: readWords('glove-test.words.txt') },
-  };
+  return dataset('glove-6b-100', gloveDimension, 'cosine',
+    readFloat32(join(dataDirectory, 'glove-train.f32')), readFloat32(join(dataDirectory, 'glove-test.f32')),
+    { train: readWords('glove-train.words.txt'), test: readWords('glove-test.words.txt') });
+}
+
+function dataset(name: string, dimension: number, metric: Metric, train: Float32Array, test: Float32Array, words?: Dataset['words']): Dataset {
+  return { name, dimension, metric, train, test, trainCount: train.length / dimension, testCount: test.length / dimension, words };
 }
 
 // ---------------------------------------------------------------- ground truth
