@@ -5,7 +5,7 @@
 // `matches` in filter.ts exactly; the tests check it on random data.
 import { dataError, HyperspaceError } from '../native/errors.ts';
 import { Bitset } from './bitset.ts';
-import { canonicalJsonBytes, compareUtf8 } from './canonical-json.ts';
+import { canonicalJson, compareUtf8 } from './canonical-json.ts';
 import type { FilterExpr, FilterScalar, RangeExpr } from './filter.ts';
 import { limits } from './limits.ts';
 import type { Metadata } from './validate.ts';
@@ -28,8 +28,8 @@ interface FieldBuild {
   strings: Map<string, number[]>;
   falses: number[];
   trues: number[];
-  numberValues: number[];
-  numberPositions: number[];
+  numbers: Map<number, number[]>; // value → ascending positions
+  numberCount: number;
 }
 
 /** Serializes the index of `metadata` (position = array index; undefined = {}). */
@@ -37,82 +37,61 @@ export function buildMetadataIndex(metadata: readonly (Readonly<Metadata> | unde
   const recordCount = metadata.length;
   if (recordCount > 0xffff_fffe) throw new HyperspaceError('too_large', `metadata index: ${recordCount} records > ${0xffff_fffe}`);
   const fields = new Map<string, FieldBuild>();
-  const stored: Uint8Array[] = [];
+  const stored: string[] = [];
   for (let position = 0; position < recordCount; position++) {
     const record = metadata[position] ?? {};
-    const json = canonicalJsonBytes(record);
-    stored.push(json.length === 2 ? json.subarray(0, 0) : json); // {} is stored as nothing
+    const json = canonicalJson(record);
+    stored.push(json === '{}' ? '' : json); // {} is stored as nothing
     for (const key of Object.keys(record)) {
       let field = fields.get(key);
       if (field === undefined) {
-        field = { strings: new Map(), falses: [], trues: [], numberValues: [], numberPositions: [] };
+        field = { strings: new Map(), falses: [], trues: [], numbers: new Map(), numberCount: 0 };
         fields.set(key, field);
       }
       addValue(field, record[key], position, key);
     }
   }
 
-  const writer = new Writer();
+  const writer = new ByteWriter();
   writer.reserve(headerBytes);
   const names = [...fields.keys()].sort(compareUtf8);
   const directoryOffset = writer.reserve(names.length * fieldEntryBytes);
-  const entries: number[][] = [];
-  for (const name of names) {
+  names.forEach((name, fieldIndex) => {
     const field = fields.get(name)!;
-    const nameBytes = textEncoder.encode(name);
-    const nameOffset = writer.append(nameBytes, 1);
+    const nameBytes = writer.utf8(name);
     const terms = [...field.strings.keys()].sort(compareUtf8);
-    let termsOffset = 0;
-    if (terms.length > 0) {
-      const table = new Uint32Array(terms.length * 4);
-      terms.forEach((term, index) => {
-        const positions = field.strings.get(term)!;
-        const valueBytes = textEncoder.encode(term);
-        table[index * 4] = writer.append(valueBytes, 1);
-        table[index * 4 + 1] = valueBytes.length;
-        table[index * 4 + 2] = writer.appendPostings(positions, recordCount);
-        table[index * 4 + 3] = positions.length;
-      });
-      termsOffset = writer.append(u32Bytes(table), 8);
+    const termsOffset = terms.length > 0 ? writer.reserve(terms.length * termEntryBytes) : 0;
+    terms.forEach((term, termIndex) => {
+      const positions = field.strings.get(term)!;
+      const value = writer.utf8(term);
+      const postings = writer.postings(positions, recordCount);
+      writer.setU32s(termsOffset + termIndex * termEntryBytes, [value.offset, value.length, postings, positions.length]);
+    });
+    const falseOffset = field.falses.length > 0 ? writer.postings(field.falses, recordCount) : 0;
+    const trueOffset = field.trues.length > 0 ? writer.postings(field.trues, recordCount) : 0;
+    const numberCount = field.numberCount;
+    const numbersOffset = numberCount > 0 ? writer.reserve(numberCount * 12) : 0;
+    let next = 0;
+    for (const value of Float64Array.from(field.numbers.keys()).sort()) {
+      for (const position of field.numbers.get(value)!) {
+        writer.setF64(numbersOffset + next * 8, value);
+        writer.setU32(numbersOffset + numberCount * 8 + next * 4, position);
+        next++;
+      }
     }
-    const falseOffset = field.falses.length > 0 ? writer.appendPostings(field.falses, recordCount) : 0;
-    const trueOffset = field.trues.length > 0 ? writer.appendPostings(field.trues, recordCount) : 0;
-    let numbersOffset = 0;
-    const numberCount = field.numberValues.length;
-    if (numberCount > 0) {
-      const order = Array.from({ length: numberCount }, (_, index) => index);
-      order.sort((a, b) => field.numberValues[a]! - field.numberValues[b]! || field.numberPositions[a]! - field.numberPositions[b]!);
-      const values = new Float64Array(numberCount);
-      const positions = new Uint32Array(numberCount);
-      order.forEach((from, to) => {
-        values[to] = field.numberValues[from]!;
-        positions[to] = field.numberPositions[from]!;
-      });
-      numbersOffset = writer.append(new Uint8Array(values.buffer), 8);
-      writer.append(u32Bytes(positions), 4);
-    }
-    entries.push([nameOffset, nameBytes.length, termsOffset, terms.length, falseOffset, trueOffset, numbersOffset, numberCount]);
-  }
-
-  const storeOffsets = new Uint32Array(recordCount + 1);
-  let storeLength = 0;
-  stored.forEach((json, position) => {
-    storeLength += json.length;
-    if (storeLength > limits.metadataIndexBytesMax) tooLarge(storeLength);
-    storeOffsets[position + 1] = storeLength;
+    const entry = [nameBytes.offset, nameBytes.length, termsOffset, terms.length, falseOffset, trueOffset, numbersOffset, numberCount];
+    writer.setU32s(directoryOffset + fieldIndex * fieldEntryBytes, entry);
   });
-  const storeOffsetsOffset = writer.append(u32Bytes(storeOffsets), 8);
+
+  const storeOffsetsOffset = writer.reserve((recordCount + 1) * 4);
   const storeBytesOffset = writer.align(8);
-  for (const json of stored) writer.append(json, 1);
-
-  const bytes = writer.finish();
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const header = [magic, metadataIndexVersion, recordCount, names.length, bytes.length, directoryOffset, storeOffsetsOffset, storeBytesOffset, 0, 0];
-  header.forEach((value, index) => view.setUint32(index * 4, value, true));
-  entries.forEach((entry, fieldIndex) => {
-    entry.forEach((value, index) => view.setUint32(directoryOffset + fieldIndex * fieldEntryBytes + index * 4, value, true));
+  stored.forEach((json, position) => {
+    writer.utf8(json);
+    writer.setU32(storeOffsetsOffset + (position + 1) * 4, writer.length - storeBytesOffset);
   });
-  return bytes;
+  writer.align(8);
+  writer.setU32s(0, [magic, metadataIndexVersion, recordCount, names.length, writer.length, directoryOffset, storeOffsetsOffset, storeBytesOffset]);
+  return writer.finish();
 }
 
 function addValue(field: FieldBuild, value: unknown, position: number, key: string): void {
@@ -125,8 +104,8 @@ function addValue(field: FieldBuild, value: unknown, position: number, key: stri
       return;
     case 'number':
       if (Number.isFinite(value)) {
-        field.numberValues.push(value === 0 ? 0 : value);
-        field.numberPositions.push(position);
+        addPosition(field.numbers, value === 0 ? 0 : value, position);
+        field.numberCount++;
         return;
       }
       break;
@@ -139,68 +118,82 @@ function addValue(field: FieldBuild, value: unknown, position: number, key: stri
   throw new HyperspaceError('invalid', `metadata index: unsupported value at key ${JSON.stringify(key)} (position ${position})`);
 }
 
-function addPosition(strings: Map<string, number[]>, value: string, position: number): void {
-  const positions = strings.get(value);
-  if (positions === undefined) strings.set(value, [position]);
+function addPosition<Value>(postings: Map<Value, number[]>, value: Value, position: number): void {
+  const positions = postings.get(value);
+  if (positions === undefined) postings.set(value, [position]);
   else if (positions[positions.length - 1] !== position) positions.push(position); // arrays may repeat an item
 }
 
-// Collects aligned chunks; offsets are absolute within the final blob.
-class Writer {
-  private readonly chunks: Uint8Array[] = [];
-  private length = 0;
-
-  reserve(size: number): number {
-    return this.append(new Uint8Array(size), 8);
-  }
+// A growable little-endian byte buffer; offsets are absolute within the blob.
+// Writing in place (no chunk per term) keeps builds of large segments cheap.
+class ByteWriter {
+  private bytes = new Uint8Array(1 << 16);
+  private view = new DataView(this.bytes.buffer);
+  length = 0;
 
   align(alignment: number): number {
-    const padding = (alignment - (this.length % alignment)) % alignment;
-    if (padding > 0) this.push(new Uint8Array(padding));
-    return this.length;
+    const aligned = Math.ceil(this.length / alignment) * alignment;
+    this.ensure(aligned - this.length);
+    this.length = aligned; // the buffer is zero-filled, so padding is zero
+    return aligned;
   }
 
-  append(bytes: Uint8Array, alignment: number): number {
-    const offset = this.align(alignment);
-    this.push(bytes);
+  /** Zeroed space at an 8-aligned offset, to be filled with the set* methods. */
+  reserve(size: number): number {
+    const offset = this.align(8);
+    this.ensure(size);
+    this.length += size;
     return offset;
+  }
+
+  utf8(text: string): { offset: number; length: number } {
+    const offset = this.length;
+    this.ensure(text.length * 3);
+    const { written } = textEncoder.encodeInto(text, this.bytes.subarray(offset));
+    this.length += written;
+    return { offset, length: written };
   }
 
   /** A postings block: u32 encoding, u32 count, then positions or a bitset, whichever is smaller. */
-  appendPostings(positions: readonly number[], recordCount: number): number {
+  postings(positions: readonly number[], recordCount: number): number {
     const bitsetBytes = Math.ceil(recordCount / 8);
     const asBitset = positions.length * 4 > bitsetBytes;
-    const header = new Uint32Array([asBitset ? encodingBitset : encodingPositions, positions.length]);
-    const offset = this.append(u32Bytes(header), 8);
-    this.push(asBitset ? Bitset.fromPositions(recordCount, positions).bytes : u32Bytes(Uint32Array.from(positions)));
+    const offset = this.reserve(postingsHeaderBytes + (asBitset ? bitsetBytes : positions.length * 4));
+    this.setU32s(offset, [asBitset ? encodingBitset : encodingPositions, positions.length]);
+    const start = offset + postingsHeaderBytes;
+    for (let i = 0; i < positions.length; i++) {
+      const position = positions[i]!;
+      if (asBitset) this.bytes[start + (position >> 3)]! |= 1 << (position & 7);
+      else this.setU32(start + i * 4, position);
+    }
     return offset;
   }
 
+  setU32(offset: number, value: number): void {
+    this.view.setUint32(offset, value, true);
+  }
+
+  setU32s(offset: number, values: readonly number[]): void {
+    for (let i = 0; i < values.length; i++) this.setU32(offset + i * 4, values[i]!);
+  }
+
+  setF64(offset: number, value: number): void {
+    this.view.setFloat64(offset, value, true);
+  }
+
   finish(): Uint8Array {
-    this.align(8);
-    const bytes = new Uint8Array(this.length);
-    let offset = 0;
-    for (const chunk of this.chunks) {
-      bytes.set(chunk, offset);
-      offset += chunk.length;
-    }
-    return bytes;
+    return this.bytes.slice(0, this.length);
   }
 
-  private push(bytes: Uint8Array): void {
-    this.length += bytes.length;
-    if (this.length > limits.metadataIndexBytesMax) tooLarge(this.length);
-    this.chunks.push(bytes);
+  private ensure(extra: number): void {
+    const needed = this.length + extra;
+    if (needed <= this.bytes.length) return;
+    if (needed > limits.metadataIndexBytesMax) tooLarge(needed);
+    const grown = new Uint8Array(Math.min(Math.max(needed, this.bytes.length * 2), limits.metadataIndexBytesMax));
+    grown.set(this.bytes.subarray(0, this.length));
+    this.bytes = grown;
+    this.view = new DataView(grown.buffer);
   }
-}
-
-function u32Bytes(values: Uint32Array): Uint8Array {
-  const bytes = new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
-  if (hostIsLittleEndian) return bytes;
-  const swapped = new Uint8Array(bytes.length);
-  const view = new DataView(swapped.buffer);
-  values.forEach((value, index) => view.setUint32(index * 4, value, true));
-  return swapped;
 }
 
 const hostIsLittleEndian = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
