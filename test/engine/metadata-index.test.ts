@@ -147,6 +147,47 @@ describe('MetadataIndex', () => {
   });
 });
 
+// Format version 1, frozen: a reader must open these bytes forever, and the
+// writer must keep producing them (docs/format/metadata-index.md).
+const goldenRecords: Metadata[] = [
+  { year: 1995, genre: 'crime', tags: ['heist', 'la'], color: true },
+  {},
+  { year: 2019, genre: 'drama', tags: ['la'], color: false },
+];
+const goldenV1 = [
+  '48534d5801000000030000000400000008020000280000007801000088010000',
+  '0000000000000000a8000000050000000000000000000000b0000000c0000000',
+  '0000000000000000c900000005000000d0000000020000000000000000000000',
+  '0000000000000000110100000400000018010000020000000000000000000000',
+  '0000000000000000590100000400000000000000000000000000000000000000',
+  '6001000002000000636f6c6f7200000001000000010000000400000000000000',
+  '01000000010000000167656e72650000f000000005000000f800000001000000',
+  '010100000500000008010000010000006372696d650000000100000001000000',
+  '016472616d610000010000000100000004746167730000003801000005000000',
+  '4001000001000000490100000200000050010000020000006865697374000000',
+  '0100000001000000016c61000000000001000000020000000579656172000000',
+  '00000000002c9f4000000000008c9f4000000000020000000000000040000000',
+  '40000000790000007b22636f6c6f72223a747275652c2267656e7265223a2263',
+  '72696d65222c2274616773223a5b226865697374222c226c61225d2c22796561',
+  '72223a313939357d7b22636f6c6f72223a66616c73652c2267656e7265223a22',
+  '6472616d61222c2274616773223a5b226c61225d2c2279656172223a32303139',
+  '7d00000000000000',
+].join('');
+
+describe('MetadataIndex format version 1 golden bytes', () => {
+  it('are what the writer produces', () => {
+    expect(Buffer.from(buildMetadataIndex(goldenRecords)).toString('hex')).toBe(goldenV1);
+  });
+
+  it('open and answer queries', () => {
+    const golden = MetadataIndex.open(Uint8Array.from(Buffer.from(goldenV1, 'hex')));
+    expect(golden.fieldNames()).toEqual(['color', 'genre', 'tags', 'year']);
+    expect(Array.from(golden.evaluate(parseFilter({ tags: 'la', year: { $gt: 2000 } })).toPositions())).toEqual([2]);
+    expect(Array.from(golden.evaluate(parseFilter({ color: { $ne: false } })).toPositions())).toEqual([0, 1]);
+    goldenRecords.forEach((metadata, position) => expect(golden.metadataAt(position)).toEqual(metadata));
+  });
+});
+
 // ---------------------------------------------------------------- property test
 
 const genres = ['drama', 'comedy', 'horror', 'crime', 'doc'];
