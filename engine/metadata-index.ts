@@ -247,7 +247,8 @@ export class MetadataIndex {
 
   /** Opens serialized index bytes (copied once if not 8-byte aligned). Throws `data` on a malformed layout. */
   static open(bytes: Uint8Array): MetadataIndex {
-    return new MetadataIndex(bytes.byteOffset % 8 === 0 ? bytes : bytes.slice());
+    // new Uint8Array(view) copies into a fresh buffer (Buffer#slice would not).
+    return new MetadataIndex(bytes.byteOffset % 8 === 0 ? bytes : new Uint8Array(bytes));
   }
 
   static build(metadata: readonly (Readonly<Metadata> | undefined)[]): MetadataIndex {

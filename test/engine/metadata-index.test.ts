@@ -106,6 +106,8 @@ describe('MetadataIndex', () => {
     const reopened = MetadataIndex.open(shifted.subarray(3));
     expect(Array.from(reopened.evaluate(parseFilter({ genre: 'drama' })).toPositions())).toEqual([2, 3, 4, 6]);
     expect(reopened.metadataAt(0)).toEqual(movies[0]);
+    const pooled = Buffer.concat([Buffer.from([1]), bytes]).subarray(1); // a Node Buffer at an odd offset
+    expect(MetadataIndex.open(pooled).estimate(parseFilter({ year: { $gt: 0 } }))).toBeCloseTo(4 / 7);
   });
 
   it('rejects corrupt bytes with data errors', () => {
