@@ -83,6 +83,12 @@ export interface IndexerOptions {
 
 export const indexerDefaults: IndexerOptions = { tailRecordsFlush: 5000, tailAgeMsFlush: 1000, segmentsMax: 4 };
 
+/** Bounds of the unindexed tail (defaults from limits.ts; tests pass smaller ones). */
+export interface TailLimits {
+  tailRecordsMax: number;
+  tailBytesMax: number;
+}
+
 export class Collection {
   readonly name: string;
   readonly config: CollectionConfig;
@@ -98,7 +104,8 @@ export class Collection {
   private closed = false;
   epoch = 0;
 
-  private constructor(name: string, config: CollectionConfig, private readonly stores: CollectionStores, manifest: Manifest) {
+  private constructor(name: string, config: CollectionConfig, private readonly stores: CollectionStores, manifest: Manifest,
+    private readonly tailLimits: TailLimits) {
     this.name = name;
     this.config = config;
     this.manifest = manifest;
@@ -107,10 +114,10 @@ export class Collection {
   }
 
   /** Load the current manifest, map its segments and replay the WAL tail. */
-  static async open(name: string, config: CollectionConfig, stores: CollectionStores): Promise<Collection> {
+  static async open(name: string, config: CollectionConfig, stores: CollectionStores, tailLimits: Partial<TailLimits> = {}): Promise<Collection> {
     const pointer = await stores.log.getPointer(name);
     const manifest = pointer ? decodeManifest(await stores.objects.get(pointer.key), pointer.key) : emptyManifest(name, config);
-    const c = new Collection(name, config, stores, manifest);
+    const c = new Collection(name, config, stores, manifest, { tailRecordsMax: limits.tailRecordsMax, tailBytesMax: limits.tailBytesMax, ...tailLimits });
     c.install(manifest, await Promise.all(manifest.segments.map((e) => c.openSegment(e.key))));
     await c.catchUp(await stores.log.lastSeq(name));
     return c;
@@ -128,7 +135,7 @@ export class Collection {
     this.checkOpen();
     const records = validatePoints(this.name, this.config, points);
     if (records.length === 0) return { seq: this.appliedSeq };
-    this.checkBackpressure(records.length);
+    this.checkBackpressure(records.length, records.length * this.config.dimension * 4);
     const payload = encodeUpserts(records, this.config.dimension);
     const ops: WalOp[] = records.map((r) => ({ kind: 'upsert', id: r.id, vector: r.vector, metadata: r.metadata }));
     return this.commit(payload, ops, options.idempotencyKey);
@@ -138,7 +145,7 @@ export class Collection {
     this.checkOpen();
     const valid = validateIds(ids);
     if (valid.length === 0) return { seq: this.appliedSeq };
-    this.checkBackpressure(valid.length);
+    this.checkBackpressure(valid.length, 0);
     return this.commit(encodeDeletes(valid), valid.map((id) => ({ kind: 'delete', id })), options.idempotencyKey);
   }
 
@@ -149,10 +156,13 @@ export class Collection {
     return { seq };
   }
 
-  private checkBackpressure(incoming: number): void {
-    const records = this.tail.size + incoming;
-    if (records > limits.tailRecordsMax || this.tail.vectorBytes > limits.tailBytesMax)
-      throw new HyperspaceError('overloaded', `write backpressure: collection=${this.name} unindexed tail holds ${this.tail.size} records (limit ${limits.tailRecordsMax}); retry after the indexer catches up`);
+  /** Refuses a batch that would grow the tail past its bounds, before anything is stored. */
+  private checkBackpressure(incoming: number, incomingBytes: number): void {
+    const { tailRecordsMax, tailBytesMax } = this.tailLimits;
+    const refuse = (holds: string, more: string, limit: string) => new HyperspaceError('overloaded',
+      `write backpressure: collection=${this.name} unindexed tail holds ${holds}, ${more} more would pass the limit of ${limit}; retry after the indexer catches up`);
+    if (this.tail.size + incoming > tailRecordsMax) throw refuse(`${this.tail.size} records`, `${incoming}`, `${tailRecordsMax} records`);
+    if (this.tail.vectorBytes + incomingBytes > tailBytesMax) throw refuse(`${this.tail.vectorBytes} bytes of vectors`, `${incomingBytes}`, `${tailBytesMax} bytes`);
   }
 
   /** Apply WAL records up to `seq` in order; records not written here are read back. */
@@ -213,7 +223,8 @@ export class Collection {
     const include = new Set(options.include ?? []);
     for (const what of include) if (what !== 'metadata' && what !== 'vector') throw invalid(`include may hold "metadata" and "vector", got ${JSON.stringify(what)}`);
     const candidates: { distance: number; get: () => PointRecord }[] = [];
-    for (const s of this.segments) this.searchSegment(s, query, k, options.ef, filter, candidates);
+    // Eventual reads are evaluated at the manifest's point: records the tail shadows stay visible there.
+    for (const s of this.segments) this.searchSegment(s, query, k, options.ef, filter, consistency === 'strong' ? s.dead : s.deadBase, candidates);
     if (consistency === 'strong') {
       for (const h of this.tail.search(query, k, filter))
         candidates.push({ distance: h.distance, get: () => ({ id: h.entry.id, vector: h.entry.vector!, metadata: h.entry.metadata! }) });
@@ -230,7 +241,7 @@ export class Collection {
   }
 
   private searchSegment(s: OpenSegment, query: Float32Array, k: number, efOption: number | undefined, filter: FilterExpr | null,
-    out: { distance: number; get: () => PointRecord }[]): void {
+    dead: Bitset, out: { distance: number; get: () => PointRecord }[]): void {
     let allow: Bitset | null = null;
     let ef = efOption;
     if (filter) {
@@ -241,7 +252,7 @@ export class Collection {
       const selectivity = kept / Math.max(1, s.segment.count);
       ef = Math.min(limits.efMax, Math.ceil((ef ?? 64) * Math.min(8, Math.sqrt(1 / selectivity))));
     }
-    const r = s.segment.index.search(query, { k, ef, allow: allow?.bytes, deleted: s.dead.bytes });
+    const r = s.segment.index.search(query, { k, ef, allow: allow?.bytes, deleted: dead.bytes });
     for (let i = 0; i < r.positions.length; i++) {
       const pos = r.positions[i];
       out.push({ distance: r.distances[i], get: () => ({ id: s.segment.id(pos), vector: s.segment.vector(pos), metadata: s.segment.metadataAt(pos) }) });

@@ -2,13 +2,13 @@
 // the indexer as a background task in the same process (DESIGN §3–§5).
 import { join } from 'node:path';
 import { HyperspaceError } from '../native/index.ts';
-import { Collection, indexerDefaults, type CollectionDescription, type CollectionStores, type IndexerOptions } from './collection.ts';
+import { Collection, indexerDefaults, type CollectionDescription, type CollectionStores, type IndexerOptions, type TailLimits } from './collection.ts';
 import { collectionPrefix } from './manifest.ts';
 import { LocalLogStore } from './stores/local-log-store.ts';
 import { LocalObjectStore } from './stores/local-object-store.ts';
 import { validateCollectionName, validateConfig, type CollectionConfig, type CollectionConfigInput } from './validate.ts';
 
-export interface OpenOptions {
+export interface OpenOptions extends Partial<TailLimits> {
   /** Background indexer tunables, or false to index only on flush(). */
   indexer?: Partial<IndexerOptions> | false;
   /** Lease owner name; one per process that indexes these stores. */
@@ -25,12 +25,16 @@ export class HyperspaceDB {
   private closed = false;
   private readonly indexer: IndexerOptions | false;
   private readonly owner: string;
+  private readonly tailLimits: Partial<TailLimits>;
   /** The last background indexing failure, for describe/metrics. */
   lastIndexerError: Error | undefined;
 
   private constructor(private readonly stores: CollectionStores & { close?: () => Promise<void> }, options: OpenOptions) {
     this.indexer = options.indexer === false ? false : { ...indexerDefaults, ...options.indexer };
     this.owner = options.owner ?? 'embedded-indexer';
+    this.tailLimits = {};
+    if (options.tailRecordsMax !== undefined) this.tailLimits.tailRecordsMax = options.tailRecordsMax;
+    if (options.tailBytesMax !== undefined) this.tailLimits.tailBytesMax = options.tailBytesMax;
   }
 
   /**
@@ -70,7 +74,7 @@ export class HyperspaceDB {
     const json = await this.stores.log.getCollectionConfig(name);
     if (json === null) throw new HyperspaceError('not_found', `collection not found: name=${name}`);
     const config = JSON.parse(json) as CollectionConfig;
-    const collection = await Collection.open(name, config, this.stores);
+    const collection = await Collection.open(name, config, this.stores, this.tailLimits);
     collection.epoch = (await this.stores.log.acquireLease(name, this.owner, LEASE_TTL_MS)).epoch;
     this.collections.set(name, collection);
     return collection;
