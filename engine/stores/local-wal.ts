@@ -110,7 +110,7 @@ export class LocalWal {
     }
     const keyText = options.idempotencyKey ?? null;
     let key: Uint8Array | null = null;
-    let payloadCrc = 0;
+    const payloadCrc = crc32c(payload);
     if (keyText !== null) {
       key = utf8.encode(keyText);
       if (typeof keyText !== 'string' || key.length === 0 || key.length > limits.walIdempotencyKeyBytesMax) {
@@ -119,7 +119,6 @@ export class LocalWal {
           `invalid idempotency key: collection=${this.collection} bytes=${key.length} expected=1..${limits.walIdempotencyKeyBytesMax}`,
         );
       }
-      payloadCrc = crc32c(payload);
       this.forgetExpiredKeys(Date.now());
       const known = this.idempotency.get(keyText) ?? this.pendingByKey.get(keyText);
       if (known) return this.retried(keyText, known, payloadCrc);
@@ -347,6 +346,7 @@ export class LocalWal {
           groupOffset: index,
           key: pending.key,
           payload: pending.payload,
+          payloadCrc: pending.payloadCrc,
         });
         buffers.push(head, pending.payload);
         offsets.push(position);
@@ -487,7 +487,7 @@ export class LocalWal {
           this.idempotency.delete(record.key);
           this.idempotency.set(record.key, {
             seq: record.seq,
-            payloadCrc: crc32c(record.payload),
+            payloadCrc: record.payloadCrc,
             appendedAtMs: record.appendedAtMs,
           });
         }

@@ -4,7 +4,7 @@ import { HyperspaceError } from '../../native/errors.ts';
 import { crc32c } from './crc32c.ts';
 
 export const segmentHeaderBytes = 32;
-export const recordHeaderBytes = 32;
+export const recordHeaderBytes = 36;
 /** Bytes of a record after the [length][crc][seq] prefix that `length` counts from. */
 const recordPrefixBytes = 16;
 const formatVersion = 1;
@@ -72,6 +72,9 @@ export interface RecordFields {
   groupOffset: number;
   key: Uint8Array | null;
   payload: Uint8Array;
+  /** CRC-32C of the payload, computed when the append was queued so that it
+   * overlaps the previous group's fsync. */
+  payloadCrc: number;
 }
 
 /** Header and key of one record; the payload follows it unchanged (writev). */
@@ -85,11 +88,9 @@ export function encodeRecordHead(fields: RecordFields): Uint8Array {
   view.setUint32(24, fields.groupOffset, true);
   view.setUint16(28, keyLength, true);
   view.setUint16(30, 0, true);
+  view.setUint32(32, fields.payloadCrc, true);
   if (fields.key) head.set(fields.key, recordHeaderBytes);
-  let crc = crc32c(head.subarray(0, 4));
-  crc = crc32c(head.subarray(8), crc);
-  crc = crc32c(fields.payload, crc);
-  view.setUint32(4, crc, true);
+  view.setUint32(4, crc32c(head.subarray(8), crc32c(head.subarray(0, 4))), true);
   return head;
 }
 
@@ -99,6 +100,7 @@ export interface DecodedRecord {
   groupOffset: number;
   key: string | null;
   payload: Uint8Array;
+  payloadCrc: number;
   /** Total bytes of the record, header included. */
   size: number;
 }
@@ -118,22 +120,26 @@ export function decodeRecord(path: string, bytes: Uint8Array, offset: number): D
   if (length < recordHeaderBytes - recordPrefixBytes || recordPrefixBytes + length > remaining) return 'truncated';
   const size = recordPrefixBytes + length;
   const record = bytes.subarray(offset, offset + size);
-  const crc = crc32c(record.subarray(8), crc32c(record.subarray(0, 4)));
-  if (crc !== view.getUint32(4, true)) return 'checksum';
+  const keyLength = view.getUint16(28, true);
+  if (recordHeaderBytes + keyLength > size) return 'checksum';
+  const headerCrc = crc32c(record.subarray(8, recordHeaderBytes + keyLength), crc32c(record.subarray(0, 4)));
+  if (headerCrc !== view.getUint32(4, true)) return 'checksum';
+  const payload = record.subarray(recordHeaderBytes + keyLength);
+  const payloadCrc = view.getUint32(32, true);
+  if (crc32c(payload) !== payloadCrc) return 'checksum';
   const corrupt = (why: string) => new HyperspaceError('data', `wal record ${why}: file=${path} offset=${offset}`);
   const seq = getU64(view, 8);
   const appendedAtMs = getU64(view, 16);
   if (Number.isNaN(seq) || seq < 1 || Number.isNaN(appendedAtMs)) throw corrupt('has an out-of-range field');
   const flags = view.getUint16(30, true);
   if (flags !== 0) throw corrupt(`has unknown flags ${flags}`);
-  const keyLength = view.getUint16(28, true);
-  if (recordHeaderBytes + keyLength > size) throw corrupt('key runs past the record');
   return {
     seq,
     appendedAtMs,
     groupOffset: view.getUint32(24, true),
     key: keyLength === 0 ? null : new TextDecoder().decode(record.subarray(recordHeaderBytes, recordHeaderBytes + keyLength)),
-    payload: record.subarray(recordHeaderBytes + keyLength),
+    payload,
+    payloadCrc,
     size,
   };
 }

@@ -2,6 +2,7 @@ import { appendFile, readdir, readFile, stat, writeFile } from 'node:fs/promises
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { limits } from '../../../engine/limits.ts';
+import { crc32c } from '../../../engine/stores/crc32c.ts';
 import { LocalLogStore } from '../../../engine/stores/local-log-store.ts';
 import { encodeRecordHead, recordHeaderBytes, segmentFileName, segmentHeaderBytes } from '../../../engine/stores/wal-format.ts';
 import { bytesOf, temporaryDirectory, textOf } from './temporary-directory.ts';
@@ -60,7 +61,7 @@ describe('WAL append and read', () => {
     expect((await store.read('a', 4, { limit: 3 })).map((r) => r.seq)).toEqual([4, 5, 6]);
     expect((await store.read('a', 9)).map((r) => r.seq)).toEqual([9, 10]);
     expect(await store.read('a', 11)).toEqual([]);
-    // Each record is 132 bytes framed: 300 bytes hold two of them.
+    // Each record is 136 bytes framed: 300 bytes hold two of them.
     expect((await store.read('a', 1, { bytesMax: 300 })).map((r) => r.seq)).toEqual([1, 2]);
     // At least one record, however small the byte budget.
     expect((await store.read('a', 5, { bytesMax: 1 })).map((r) => r.seq)).toEqual([5]);
@@ -161,7 +162,7 @@ describe('WAL recovery', () => {
     await store.close();
     // A crash mid-write: only the first 20 bytes of record 6's frame hit the disk.
     const payload = bytesOf('record-6');
-    const head = encodeRecordHead({ seq: 6, appendedAtMs: Date.now(), groupOffset: 0, key: null, payload });
+    const head = encodeRecordHead({ seq: 6, appendedAtMs: Date.now(), groupOffset: 0, key: null, payload, payloadCrc: crc32c(payload) });
     await appendFile(path, head.subarray(0, 20));
     store = await openStore(store.directory);
     expect(await store.lastSeq('docs')).toBe(5);
@@ -181,7 +182,7 @@ describe('WAL recovery', () => {
     const frames: Uint8Array[] = [];
     for (const [seq, groupOffset] of [[4, 0], [5, 1]]) {
       const payload = bytesOf(`record-${seq}`);
-      frames.push(encodeRecordHead({ seq, appendedAtMs: 1, groupOffset, key: null, payload }), payload);
+      frames.push(encodeRecordHead({ seq, appendedAtMs: 1, groupOffset, key: null, payload, payloadCrc: crc32c(payload) }), payload);
     }
     frames[1] = new Uint8Array(frames[1].length); // zeros where record 4's payload should be
     await appendFile(path, Buffer.concat(frames));
@@ -194,7 +195,7 @@ describe('WAL recovery', () => {
     const path = join(walDirectory(store, 'docs'), segmentFileName(1));
     await store.close();
     const bytes = await readFile(path);
-    // Every record-N frame is 32 + 8 bytes; flip a payload byte of record 2.
+    // Every record-N frame is a header and 8 bytes; flip a payload byte of record 2.
     const offset = segmentHeaderBytes + (recordHeaderBytes + 8);
     bytes[offset + recordHeaderBytes + 3] ^= 0xff;
     await writeFile(path, bytes);
@@ -218,7 +219,7 @@ describe('WAL recovery', () => {
     store = await openStore(store.directory);
     await expect(store.lastSeq('docs')).rejects.toMatchObject({
       kind: 'data',
-      message: `wal record truncated: file=${path} offset=${segmentHeaderBytes + 40}`,
+      message: `wal record truncated: file=${path} offset=${segmentHeaderBytes + recordHeaderBytes + 8}`,
     });
   });
 
