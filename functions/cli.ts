@@ -1,0 +1,66 @@
+// `hyperspace`: the command-line entry point of the embedded database
+// (bin/hyperspace.mjs runs this file through tsx). Exit codes: 0 success,
+// 1 an engine or file error (`error (kind): message`), 2 a usage mistake.
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { HyperspaceError } from '../engine/index.ts';
+import { commandHelp, parseArgs, UsageError, type CommandSpec } from './cli/args.ts';
+import { compact, create, flush, importCommand, search, stats, type Command, type Io } from './cli/commands.ts';
+import { demo } from './cli/demo.ts';
+
+const commands: Command[] = [create, importCommand, search, stats, flush, compact, demo];
+
+function mainHelp(): string {
+  const width = Math.max(...commands.map((c) => c.spec.name.length));
+  return [
+    'Usage: hyperspace COMMAND [arguments] [--data DIR] [--help]',
+    '',
+    'HyperspaceDB on one machine: collections live in the data directory (default ./data).',
+    '',
+    'Commands:',
+    ...commands.map((c) => `  ${c.spec.name.padEnd(width)}  ${c.spec.summary.split('. ')[0].replace(/\.$/, '')}`),
+    '',
+    'Run "hyperspace COMMAND --help" for the options of a command and an example.',
+    '',
+  ].join('\n');
+}
+
+/** Runs one command line; returns the exit code (never calls process.exit, so output is flushed). */
+export async function main(argv: readonly string[], io: Io = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    const topic = name === 'help' ? commands.find((c) => c.spec.name === rest[0]) : undefined;
+    (name === undefined ? io.stderr : io.stdout).write(topic ? commandHelp(topic.spec) : mainHelp());
+    return name === undefined ? 2 : 0;
+  }
+  const command = commands.find((c) => c.spec.name === name);
+  if (!command) return usageError(io, new UsageError(`unknown command ${JSON.stringify(name)}`));
+  try {
+    const args = parseArgs(command.spec, rest);
+    if (args.options.help) {
+      io.stdout.write(commandHelp(command.spec));
+      return 0;
+    }
+    await command.run(args, io);
+    return 0;
+  } catch (e) {
+    if (e instanceof UsageError) return usageError(io, e, command.spec);
+    if (e instanceof HyperspaceError) {
+      io.stderr.write(`error (${e.kind}): ${e.message}\n`);
+      return 1;
+    }
+    io.stderr.write(`error (internal): ${(e as Error)?.stack ?? String(e)}\n`);
+    return 1;
+  }
+}
+
+function usageError(io: Io, e: UsageError, spec?: CommandSpec): number {
+  const command = e.command ?? spec;
+  io.stderr.write(`hyperspace: ${e.message}\n\n${command ? commandHelp(command) : mainHelp()}`);
+  return 2;
+}
+
+// Run when executed directly (`node --import tsx functions/cli.ts`); bin/hyperspace.mjs imports and calls main().
+if (process.argv[1] && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  process.exitCode = await main(process.argv.slice(2));
+}
