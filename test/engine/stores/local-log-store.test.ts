@@ -54,6 +54,53 @@ describe('WAL append and read', () => {
     expect(store.stats.groupCommits).toBeLessThanOrEqual(3);
   });
 
+  it('writes a group of more records than one writev takes buffers (IOV_MAX 1024)', async () => {
+    let store = await openStore();
+    const results = await Promise.all(Array.from({ length: 3000 }, (_, i) => store.append('docs', bytesOf(`r${i}`))));
+    expect(results.map((r) => r.seq)).toEqual(Array.from({ length: 3000 }, (_, i) => i + 1));
+    store = await reopen(store);
+    const records = await store.read('docs', 2990);
+    expect(records.map((r) => textOf(r.payload))).toEqual(Array.from({ length: 11 }, (_, i) => `r${2989 + i}`));
+  });
+
+  it('fails every append after a failed write until reopened, then recovers', async () => {
+    let store = await openStore();
+    await store.append('docs', bytesOf('before'));
+    // Pull the file out from under the WAL: the next group write fails.
+    const wal = await (store as unknown as { wal(c: string): Promise<{ active: { close(): Promise<void> } }> }).wal('docs');
+    await wal.active.close();
+    const failed = await Promise.allSettled([store.append('docs', bytesOf('a')), store.append('docs', bytesOf('b'))]);
+    for (const result of failed) {
+      expect(result).toMatchObject({
+        status: 'rejected',
+        reason: { kind: 'unavailable', message: expect.stringMatching(/^wal write failed, outcome unknown, reopen the store: collection=docs: /) },
+      });
+    }
+    await expect(store.append('docs', bytesOf('c'))).rejects.toMatchObject({
+      kind: 'unavailable',
+      message: expect.stringMatching(/^wal failed after an I\/O error, reopen the store: collection=docs: /),
+    });
+    store = await reopen(store);
+    expect(await store.append('docs', bytesOf('after'))).toEqual({ seq: 2 });
+  });
+
+  it('pushes back with overloaded when the append queue is full', async () => {
+    const store = await openStore();
+    const queueBytes = limits.walAppendQueueBytesMax;
+    mutableLimits.walAppendQueueBytesMax = 1000;
+    try {
+      const first = store.append('docs', new Uint8Array(600));
+      await expect(store.append('docs', new Uint8Array(600))).rejects.toMatchObject({
+        kind: 'overloaded',
+        message: 'wal append queue is full: collection=docs queuedBytes=600 max=1000',
+      });
+      expect(await first).toEqual({ seq: 1 });
+      expect(await store.append('docs', new Uint8Array(600))).toEqual({ seq: 2 });
+    } finally {
+      mutableLimits.walAppendQueueBytesMax = queueBytes;
+    }
+  });
+
   it('reads ranges bounded by limit and bytes, and keeps collections apart', async () => {
     const store = await openStore();
     for (let i = 1; i <= 10; i++) await store.append('a', bytesOf(`a${i}`.padEnd(100, '.')));
