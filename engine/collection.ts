@@ -226,7 +226,7 @@ export class Collection {
     // Eventual reads are evaluated at the manifest's point: records the tail shadows stay visible there.
     for (const s of this.segments) this.searchSegment(s, query, k, options.ef, filter, consistency === 'strong' ? s.dead : s.deadBase, candidates);
     if (consistency === 'strong') {
-      for (const h of this.tail.search(query, k, filter))
+      for (const h of this.tail.search(query, k, filter, options.ef))
         candidates.push({ distance: h.distance, get: () => ({ id: h.entry.id, vector: h.entry.vector!, metadata: h.entry.metadata! }) });
     }
     candidates.sort((a, b) => a.distance - b.distance);

@@ -1,6 +1,6 @@
 // The unindexed WAL tail held in memory: the latest op per id, and the live
 // vectors packed in slots for an exact SIMD scan (DESIGN §6 step 3).
-import { flatSearch, type Metric, type SearchResult } from '../native/index.ts';
+import { buildIndex, flatSearch, Index, type Metric, type SearchResult } from '../native/index.ts';
 import type { FilterExpr } from './filter.ts';
 import { matches } from './filter.ts';
 import type { Metadata } from './validate.ts';
@@ -15,7 +15,23 @@ export interface TailEntry {
   metadata?: Metadata;
 }
 
+/**
+ * A run of tail slots indexed in memory (not persisted), so that a large tail
+ * does not turn every query into a long exact scan (DESIGN §6: the tail is a
+ * latency budget). Slot ranges are multiples of 8 so bitsets slice by bytes.
+ */
+interface Chunk {
+  start: number;
+  end: number;
+  index: Index | null;
+}
+
+export const TAIL_CHUNK_SLOTS = 4096;
+
 export class Tail {
+  private chunks: Chunk[] = [];
+  private chunkedUpTo = 0;
+  private generation = 0;
   readonly entries = new Map<string, TailEntry>();
   private vectors: Float32Array;
   private slotEntries: (TailEntry | undefined)[] = [];
@@ -52,7 +68,30 @@ export class Tail {
     this.slotEntries[slot] = entry;
     this.entries.set(id, entry);
     this.live++;
+    if (this.slots - this.chunkedUpTo >= TAIL_CHUNK_SLOTS) this.startChunk();
     return previous;
+  }
+
+  private startChunk(): void {
+    const chunk: Chunk = { start: this.chunkedUpTo, end: this.chunkedUpTo + TAIL_CHUNK_SLOTS, index: null };
+    this.chunkedUpTo = chunk.end;
+    this.chunks.push(chunk);
+    const generation = this.generation;
+    const vectors = this.vectors.slice(chunk.start * this.dimension, chunk.end * this.dimension);
+    // One build thread: the segment indexer needs the other core.
+    buildIndex(vectors, { dimension: this.dimension, metric: this.metric, efConstruction: 100, threads: 1 })
+      .then((bytes) => { if (generation === this.generation) chunk.index = Index.open(bytes, { verify: false }); })
+      .catch(() => { /* the chunk stays scanned exactly */ });
+  }
+
+  /** Chunks with a built index, from slot 0 without a gap: the rest is scanned exactly. */
+  private builtPrefix(): Chunk[] {
+    const built: Chunk[] = [];
+    for (const c of this.chunks) {
+      if (!c.index) break;
+      built.push(c);
+    }
+    return built;
   }
 
   delete(id: string, seq: number): TailEntry | undefined {
@@ -86,8 +125,8 @@ export class Tail {
     }
   }
 
-  /** Exact top-k over live slots passing the filter; hits carry entries. */
-  search(query: Float32Array, k: number, filter: FilterExpr | null): { entry: TailEntry; distance: number }[] {
+  /** Top-k over live slots passing the filter (indexed chunks, then an exact scan of the rest); hits carry entries. */
+  search(query: Float32Array, k: number, filter: FilterExpr | null, ef?: number): { entry: TailEntry; distance: number }[] {
     if (this.live === 0) return [];
     let allow: Uint8Array | null = null;
     if (filter) {
@@ -99,12 +138,25 @@ export class Tail {
       }
       if (!any) return [];
     }
-    const r: SearchResult = flatSearch(this.vectors.subarray(0, this.slots * this.dimension), query, {
-      dimension: this.dimension, metric: this.metric, k: Math.min(k, this.slots), allow, deleted: this.deadBits,
-    });
     const hits: { entry: TailEntry; distance: number }[] = [];
-    for (let i = 0; i < r.positions.length; i++) hits.push({ entry: this.slotEntries[r.positions[i]]!, distance: r.distances[i] });
-    return hits;
+    const collect = (r: SearchResult, start: number) => {
+      for (let i = 0; i < r.positions.length; i++) hits.push({ entry: this.slotEntries[start + r.positions[i]]!, distance: r.distances[i] });
+    };
+    let flatStart = 0;
+    for (const c of this.builtPrefix()) {
+      const slice = (bits: Uint8Array) => bits.subarray(c.start >> 3, c.end >> 3);
+      collect(c.index!.search(query, { k, ef, allow: allow && slice(allow), deleted: slice(this.deadBits) }), c.start);
+      flatStart = c.end;
+    }
+    if (flatStart < this.slots) {
+      const r = flatSearch(this.vectors.subarray(flatStart * this.dimension, this.slots * this.dimension), query, {
+        dimension: this.dimension, metric: this.metric, k: Math.min(k, this.slots - flatStart),
+        allow: allow && allow.subarray(flatStart >> 3), deleted: this.deadBits.subarray(flatStart >> 3),
+      });
+      collect(r, flatStart);
+    }
+    if (this.chunks.length > 0) hits.sort((a, b) => a.distance - b.distance);
+    return hits.slice(0, k);
   }
 
   count(filter: FilterExpr | null): number {
@@ -117,6 +169,9 @@ export class Tail {
   /** Drop every entry with seq ≤ `seq` (folded into a segment) and repack. */
   removeUpTo(seq: number): void {
     const kept = [...this.entries.values()].filter((e) => e.seq > seq);
+    this.generation++;
+    this.chunks = [];
+    this.chunkedUpTo = 0;
     this.entries.clear();
     this.slotEntries = [];
     this.slots = 0;
