@@ -11,8 +11,10 @@ const ttyRedrawMs = 100;
 const plainLineMs = 3000;
 
 export class Progress {
-  private readonly startedMs = performance.now();
-  private lastDrawMs = -Infinity;
+  private readonly startedMs: number;
+  // A terminal gets the bar at once; a log gets its first line only after
+  // plainLineMs, so short imports print just their summary.
+  private lastDrawMs: number;
   private drawn = false;
   count = 0;
   private position = 0;
@@ -22,12 +24,16 @@ export class Progress {
     private readonly label: string,
     /** Progress goes by points when their total is known, else by bytes. */
     private readonly total: { points?: number; bytes: number },
-  ) {}
+    private readonly now: () => number = () => performance.now(),
+  ) {
+    this.startedMs = now();
+    this.lastDrawMs = out.isTTY ? -Infinity : this.startedMs;
+  }
 
   update(count: number, position: number): void {
     this.count = count;
     this.position = position;
-    const now = performance.now();
+    const now = this.now();
     if (now - this.lastDrawMs < (this.out.isTTY ? ttyRedrawMs : plainLineMs)) return;
     this.lastDrawMs = now;
     this.draw(now);
@@ -35,7 +41,7 @@ export class Progress {
 
   /** Clear the bar; returns the totals for the summary line. */
   finish(): { count: number; seconds: number; rate: number } {
-    const seconds = (performance.now() - this.startedMs) / 1000;
+    const seconds = (this.now() - this.startedMs) / 1000;
     if (this.out.isTTY && this.drawn) this.out.write('\r\x1b[2K');
     return { count: this.count, seconds, rate: seconds > 0 ? this.count / seconds : 0 };
   }
