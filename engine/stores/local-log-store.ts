@@ -4,14 +4,20 @@ import { randomBytes } from 'node:crypto';
 import { readdir, rename, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { HyperspaceError } from '../../native/errors.ts';
-import { limits } from '../limits.ts';
 import { DirectoryLock } from './directory-lock.ts';
 import { ensureDirectory, fsyncDirectory, isErrorCode, Mutex, readRecordFile, writeRecordFile } from './local-files.ts';
 import { LocalWal, type WalStats } from './local-wal.ts';
 import {
+  assertCollectionConfig,
+  assertConfigPutAllowed,
+  assertLeaseRequest,
+  assertPointerSwap,
+  nextLease,
+  pointerSwapAllowed,
+  type LeaseRecord,
+} from './log-store-rules.ts';
+import {
   assertCollectionName,
-  assertLeaseTtl,
-  assertSeq,
   type AppendOptions,
   type CasOptions,
   type Lease,
@@ -20,12 +26,6 @@ import {
   type ReadOptions,
   type WalRecord,
 } from './log-store.ts';
-
-interface LeaseRecord {
-  epoch: number;
-  owner: string;
-  expiresAtMs: number;
-}
 
 export class LocalLogStore implements LogStore {
   readonly directory: string;
@@ -90,31 +90,11 @@ export class LocalLogStore implements LogStore {
     options: CasOptions = {},
   ): Promise<boolean> {
     this.assertOpen();
-    assertCollectionName(collection);
-    if (expectedVersion !== null) assertSeq('expected manifest version', expectedVersion, 1);
-    assertSeq('manifest version', next?.version, 1);
-    if (typeof next.key !== 'string' || next.key === '') {
-      throw new HyperspaceError('invalid', `invalid manifest key: collection=${collection} key=${next.key}`);
-    }
-    if (options.epoch !== undefined) assertSeq('lease epoch', options.epoch, 0);
+    assertPointerSwap(collection, expectedVersion, next, options);
     return this.metadataMutex.run(async () => {
-      if (options.epoch !== undefined) {
-        const lease = await this.readLease(collection);
-        if (lease && lease.epoch > options.epoch) {
-          throw new HyperspaceError(
-            'conflict',
-            `stale lease epoch: collection=${collection} epoch=${options.epoch} current=${lease.epoch}`,
-          );
-        }
-      }
       const current = (await readRecordFile(this.collectionPath(collection, 'pointer'))) as ManifestPointer | null;
-      if ((current?.version ?? null) !== expectedVersion) return false;
-      if (next.version <= (current?.version ?? 0)) {
-        throw new HyperspaceError(
-          'invalid',
-          `manifest version must increase: collection=${collection} current=${current?.version ?? 0} next=${next.version}`,
-        );
-      }
+      const lease = options.epoch === undefined ? null : await this.readLease(collection);
+      if (!pointerSwapAllowed(collection, current, lease, expectedVersion, next, options)) return false;
       await ensureDirectory(this.collectionPath(collection));
       await writeRecordFile(this.collectionPath(collection, 'pointer'), { version: next.version, key: next.key });
       return true;
@@ -123,26 +103,11 @@ export class LocalLogStore implements LogStore {
 
   async acquireLease(collection: string, owner: string, ttlMs: number): Promise<Lease> {
     this.assertOpen();
-    assertCollectionName(collection);
-    assertLeaseTtl(ttlMs);
-    if (typeof owner !== 'string' || owner === '' || owner.length > 256) {
-      throw new HyperspaceError('invalid', `invalid lease owner: collection=${collection} owner=${owner}`);
-    }
+    assertLeaseRequest(collection, owner, ttlMs);
     return this.metadataMutex.run(async () => {
-      const now = Date.now();
-      const lease = (await this.readLease(collection)) ?? { epoch: 0, owner: '', expiresAtMs: 0 };
-      let epoch = lease.epoch;
-      if (lease.owner !== owner) {
-        if (lease.owner !== '' && lease.expiresAtMs > now) {
-          throw new HyperspaceError(
-            'conflict',
-            `lease is held: collection=${collection} owner=${lease.owner} epoch=${lease.epoch} expiresInMs=${lease.expiresAtMs - now}`,
-          );
-        }
-        epoch++;
-      }
-      await this.writeLease(collection, { epoch, owner, expiresAtMs: now + ttlMs });
-      return { epoch };
+      const lease = nextLease(collection, await this.readLease(collection), owner, ttlMs, Date.now());
+      await this.writeLease(collection, lease);
+      return { epoch: lease.epoch };
     });
   }
 
@@ -159,27 +124,10 @@ export class LocalLogStore implements LogStore {
 
   async putCollectionConfig(name: string, json: string, options: { ifAbsent?: boolean } = {}): Promise<void> {
     this.assertOpen();
-    assertCollectionName(name);
-    const bytes = new TextEncoder().encode(json).length;
-    if (bytes > limits.collectionConfigBytesMax) {
-      throw new HyperspaceError(
-        'too_large',
-        `collection config too large: name=${name} bytes=${bytes} max=${limits.collectionConfigBytesMax}`,
-      );
-    }
-    try {
-      JSON.parse(json);
-    } catch {
-      throw new HyperspaceError('invalid', `collection config is not JSON: name=${name}`);
-    }
+    assertCollectionConfig(name, json);
     await this.metadataMutex.run(async () => {
       const exists = (await this.getCollectionConfig(name)) !== null;
-      if (exists && options.ifAbsent) {
-        throw new HyperspaceError('conflict', `collection already exists: name=${name}`);
-      }
-      if (!exists && (await this.listCollections()).length >= limits.collectionsMax) {
-        throw new HyperspaceError('too_large', `too many collections: max=${limits.collectionsMax}`);
-      }
+      await assertConfigPutAllowed(name, exists, async () => (await this.listCollections()).length, options);
       await ensureDirectory(this.collectionPath(name));
       await writeRecordFile(this.collectionPath(name, 'config'), { config: json });
     });

@@ -14,6 +14,8 @@ import {
   writeFileAtomic,
   writeRecordFile,
 } from './local-files.ts';
+import { IdempotencyKeys } from './idempotency-keys.ts';
+import { assertPayload, readBound, truncatedError, truncatePastEndError } from './log-store-rules.ts';
 import { assertSeq, type AppendOptions, type ReadOptions, type WalRecord } from './log-store.ts';
 import {
   decodeRecord,
@@ -44,12 +46,6 @@ interface Segment {
   size: number;
 }
 
-interface IdempotencyEntry {
-  seq: number;
-  payloadCrc: number;
-  appendedAtMs: number;
-}
-
 interface PendingAppend {
   payload: Uint8Array;
   key: Uint8Array | null;
@@ -60,7 +56,6 @@ interface PendingAppend {
 }
 
 const stateFileName = 'state';
-const utf8 = new TextEncoder();
 
 export class LocalWal {
   readonly collection: string;
@@ -69,8 +64,7 @@ export class LocalWal {
   private readonly segments: Segment[] = [];
   private lastDurableSeq = 0;
   private truncatedThroughSeq = 0;
-  private readonly idempotency = new Map<string, IdempotencyEntry>();
-  private readonly pendingByKey = new Map<string, { promise: Promise<{ seq: number }>; payloadCrc: number }>();
+  private readonly idempotency: IdempotencyKeys;
   private queue: PendingAppend[] = [];
   private queuedBytes = 0;
   private flushRunning: Promise<void> | null = null;
@@ -84,6 +78,7 @@ export class LocalWal {
     this.collection = collection;
     this.directory = directory;
     this.stats = stats;
+    this.idempotency = new IdempotencyKeys(collection);
   }
 
   /** Recovers the log in `directory` (which need not exist yet). */
@@ -99,29 +94,13 @@ export class LocalWal {
 
   append(payload: Uint8Array, options: AppendOptions = {}): Promise<{ seq: number }> {
     this.assertWritable();
-    if (!(payload instanceof Uint8Array)) {
-      throw new HyperspaceError('invalid', `wal payload must be a Uint8Array: collection=${this.collection}`);
-    }
-    if (payload.length > limits.walRecordBytesMax) {
-      throw new HyperspaceError(
-        'too_large',
-        `wal record too large: collection=${this.collection} bytes=${payload.length} max=${limits.walRecordBytesMax}`,
-      );
-    }
-    const keyText = options.idempotencyKey ?? null;
-    let key: Uint8Array | null = null;
+    assertPayload(this.collection, payload);
+    const key = this.idempotency.encode(options.idempotencyKey);
+    const keyText = key === null ? null : options.idempotencyKey!;
     const payloadCrc = crc32c(payload);
     if (keyText !== null) {
-      key = utf8.encode(keyText);
-      if (typeof keyText !== 'string' || key.length === 0 || key.length > limits.walIdempotencyKeyBytesMax) {
-        throw new HyperspaceError(
-          'invalid',
-          `invalid idempotency key: collection=${this.collection} bytes=${key.length} expected=1..${limits.walIdempotencyKeyBytesMax}`,
-        );
-      }
-      this.forgetExpiredKeys(Date.now());
-      const known = this.idempotency.get(keyText) ?? this.pendingByKey.get(keyText);
-      if (known) return this.retried(keyText, known, payloadCrc);
+      const retried = this.idempotency.lookup(keyText, payloadCrc);
+      if (retried) return retried;
     }
     if (this.queuedBytes + payload.length > limits.walAppendQueueBytesMax) {
       throw new HyperspaceError(
@@ -133,28 +112,9 @@ export class LocalWal {
       this.queue.push({ payload, key, keyText, payloadCrc, resolve, reject });
     });
     this.queuedBytes += payload.length;
-    if (keyText !== null) {
-      this.pendingByKey.set(keyText, { promise, payloadCrc });
-      const forget = () => this.pendingByKey.delete(keyText);
-      promise.then(forget, forget);
-    }
+    if (keyText !== null) this.idempotency.trackInFlight(keyText, promise, payloadCrc);
     this.scheduleFlush();
     return promise;
-  }
-
-  private async retried(
-    keyText: string,
-    known: IdempotencyEntry | { promise: Promise<{ seq: number }>; payloadCrc: number },
-    payloadCrc: number,
-  ): Promise<{ seq: number }> {
-    const seq = 'seq' in known ? known.seq : (await known.promise).seq;
-    if (known.payloadCrc !== payloadCrc) {
-      throw new HyperspaceError(
-        'conflict',
-        `idempotency key reused with a different payload: collection=${this.collection} key=${keyText} seq=${seq}`,
-      );
-    }
-    return { seq };
   }
 
   async read(fromSeq: number, options: ReadOptions = {}): Promise<WalRecord[]> {
@@ -209,18 +169,13 @@ export class LocalWal {
   async truncateBefore(seq: number): Promise<void> {
     assertSeq('truncate seq', seq, 0);
     await this.mutex.run(async () => {
-      if (seq > this.lastDurableSeq) {
-        throw new HyperspaceError(
-          'invalid',
-          `cannot truncate past the last sequence: collection=${this.collection} seq=${seq} lastSeq=${this.lastDurableSeq}`,
-        );
-      }
+      if (seq > this.lastDurableSeq) throw truncatePastEndError(this.collection, seq, this.lastDurableSeq);
       if (seq <= this.truncatedThroughSeq) return;
       let removable = 0;
       while (removable < this.segments.length - 1 && this.segments[removable + 1].firstSeq - 1 <= seq) removable++;
       const keptFromSeq = this.segments[removable].firstSeq;
       // Keys of records in deleted segments live on in the state file.
-      const keys = [...this.idempotency].filter(([, entry]) => entry.seq < keptFromSeq);
+      const keys = this.idempotency.below(keptFromSeq);
       await writeRecordFile(
         join(this.directory, stateFileName),
         {
@@ -257,12 +212,7 @@ export class LocalWal {
   }
 
   private assertNotTruncated(fromSeq: number): void {
-    if (fromSeq <= this.truncatedThroughSeq) {
-      throw new HyperspaceError(
-        'not_found',
-        `wal records already truncated: collection=${this.collection} fromSeq=${fromSeq} truncatedThroughSeq=${this.truncatedThroughSeq}`,
-      );
-    }
+    if (fromSeq <= this.truncatedThroughSeq) throw truncatedError(this.collection, fromSeq, this.truncatedThroughSeq);
   }
 
   private segmentHolding(seq: number): Segment {
@@ -366,11 +316,9 @@ export class LocalWal {
       this.lastDurableSeq = firstSeq + group.length - 1;
       group.forEach((pending, index) => {
         if (pending.keyText !== null) {
-          this.idempotency.delete(pending.keyText);
-          this.idempotency.set(pending.keyText, { seq: firstSeq + index, payloadCrc: pending.payloadCrc, appendedAtMs });
+          this.idempotency.remember(pending.keyText, { seq: firstSeq + index, payloadCrc: pending.payloadCrc, appendedAtMs });
         }
       });
-      this.boundKeys();
       group.forEach((pending, index) => pending.resolve({ seq: firstSeq + index }));
     } catch (error) {
       // After a failed write or fsync the page cache cannot be trusted
@@ -404,20 +352,6 @@ export class LocalWal {
     return segment;
   }
 
-  private forgetExpiredKeys(now: number): void {
-    for (const [key, entry] of this.idempotency) {
-      if (entry.appendedAtMs >= now - limits.walIdempotencyWindowMs) break;
-      this.idempotency.delete(key);
-    }
-  }
-
-  private boundKeys(): void {
-    for (const key of this.idempotency.keys()) {
-      if (this.idempotency.size <= limits.walIdempotencyKeysMax) break;
-      this.idempotency.delete(key);
-    }
-  }
-
   private async recover(): Promise<void> {
     let names: string[];
     try {
@@ -433,7 +367,7 @@ export class LocalWal {
     if (state) {
       this.truncatedThroughSeq = state.truncatedThroughSeq;
       for (const [key, seq, payloadCrc, appendedAtMs] of state.idempotency) {
-        this.idempotency.set(key, { seq, payloadCrc, appendedAtMs });
+        this.idempotency.remember(key, { seq, payloadCrc, appendedAtMs });
       }
     }
     for (const name of names) {
@@ -484,8 +418,7 @@ export class LocalWal {
       }
       for (const record of scanned.records) {
         if (record.key !== null) {
-          this.idempotency.delete(record.key);
-          this.idempotency.set(record.key, {
+          this.idempotency.remember(record.key, {
             seq: record.seq,
             payloadCrc: record.payloadCrc,
             appendedAtMs: record.appendedAtMs,
@@ -496,16 +429,7 @@ export class LocalWal {
       expectedFirstSeq = firstSeqs[i] + scanned.records.length;
     }
     this.lastDurableSeq = expectedFirstSeq - 1;
-    this.forgetExpiredKeys(Date.now());
-    this.boundKeys();
+    this.idempotency.forgetExpired(Date.now());
     this.active = await open(this.segments[this.segments.length - 1].path, 'r+');
   }
-}
-
-function readBound(what: string, value: number | undefined, maximum: number): number {
-  if (value === undefined) return maximum;
-  if (!Number.isSafeInteger(value) || value < 1) {
-    throw new HyperspaceError('invalid', `invalid read ${what}: got=${value} expected=integer>=1`);
-  }
-  return Math.min(value, maximum);
 }

@@ -2,13 +2,18 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LocalObjectStore } from '../../../engine/stores/local-object-store.ts';
+import { MemoryObjectStore } from '../../../engine/stores/memory-stores.ts';
+import type { ObjectStore } from '../../../engine/stores/object-store.ts';
 import { bytesOf, temporaryDirectory, textOf } from './temporary-directory.ts';
 
-async function openStore() {
-  return LocalObjectStore.open(await temporaryDirectory());
-}
+const implementations: [string, () => Promise<ObjectStore>][] = [
+  ['LocalObjectStore', async () => LocalObjectStore.open(await temporaryDirectory())],
+  ['MemoryObjectStore', async () => new MemoryObjectStore()],
+];
 
-describe('LocalObjectStore', () => {
+describe.each(implementations)('%s', (name, openStore) => {
+  const local = (store: ObjectStore) => (name === 'LocalObjectStore' ? (store as LocalObjectStore) : null);
+
   it('stores an object and reads it back whole, by range, and by head', async () => {
     const store = await openStore();
     const key = 'collections/docs/segments/chunk_1-01J.hyp';
@@ -19,7 +24,8 @@ describe('LocalObjectStore', () => {
     expect(await store.head(key)).toEqual({ size: 17 });
     expect(await store.head('collections/docs/segments/missing.hyp')).toBeNull();
     expect(await store.head('collections/docs')).toBeNull();
-    expect(store.localPath(key)).toBe(join(store.root, key));
+    const onDisk = local(store);
+    if (onDisk) expect(onDisk.localPath(key)).toBe(join(onDisk.root, key));
   });
 
   it('refuses a range past the end and a missing key with exact messages', async () => {
@@ -54,7 +60,8 @@ describe('LocalObjectStore', () => {
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
     expect(['a', 'b']).toContain(textOf(await store.get('m/v2')));
     // No temporary files left behind.
-    expect(await readdir(join(store.root, '.tmp'))).toEqual([]);
+    const onDisk = local(store);
+    if (onDisk) expect(await readdir(join(onDisk.root, '.tmp'))).toEqual([]);
   });
 
   it('lists keys by string prefix, sorted by UTF-8 bytes, and deletes', async () => {
