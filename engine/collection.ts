@@ -102,6 +102,7 @@ export class Collection {
   private indexing: Promise<unknown> = Promise.resolve();
   private tailSinceMs = 0;
   private closed = false;
+  private compacting: Promise<void> | null = null;
   epoch = 0;
 
   private constructor(name: string, config: CollectionConfig, private readonly stores: CollectionStores, manifest: Manifest,
@@ -365,8 +366,34 @@ export class Collection {
     return this.tail.size >= options.tailRecordsFlush || nowMs - this.tailSinceMs >= options.tailAgeMsFlush;
   }
 
-  shouldCompact(options: IndexerOptions): boolean {
-    return this.segments.length > options.segmentsMax;
+  /**
+   * Size-tiered compaction plan: merge four or more segments of one tier
+   * (tier = ⌊log4(live records / 1000)⌋), so each record is rewritten
+   * O(log n) times; past twice `segmentsMax` merge the smallest; rewrite a
+   * segment that is mostly dead. Null when nothing needs merging.
+   */
+  compactionPlan(options: IndexerOptions): OpenSegment[] | null {
+    const live = (s: OpenSegment) => s.segment.count - s.deadBase.popcount();
+    const tiers = new Map<number, OpenSegment[]>();
+    for (const s of this.segments) {
+      const tier = Math.floor(Math.log(Math.max(1, live(s) / 1000)) / Math.log(4));
+      tiers.set(tier, [...(tiers.get(tier) ?? []), s]);
+    }
+    for (const tier of [...tiers.keys()].sort((a, b) => a - b)) if (tiers.get(tier)!.length >= 4) return tiers.get(tier)!;
+    if (this.segments.length > 2 * options.segmentsMax)
+      return [...this.segments].sort((a, b) => live(a) - live(b)).slice(0, this.segments.length - options.segmentsMax + 1);
+    const mostlyDead = this.segments.find((s) => s.deadBase.popcount() > Math.max(1000, s.segment.count / 3));
+    return mostlyDead ? [mostlyDead] : null;
+  }
+
+  /** Start a planned merge in the background unless one runs; flushes go on meanwhile. */
+  compactInBackground(options: IndexerOptions): Promise<void> | null {
+    if (this.compacting || this.closed) return null;
+    const plan = this.compactionPlan(options);
+    if (!plan) return null;
+    const run = this.mergeSegments(plan).finally(() => { this.compacting = null; });
+    this.compacting = run;
+    return run;
   }
 
   /** Fold everything applied so far into a new segment and commit manifest v+1. */
@@ -375,8 +402,12 @@ export class Collection {
   }
 
   /** Merge all segments into one, dropping dead records. */
-  compact(): Promise<void> {
-    return this.exclusive(() => this.mergeSegments());
+  async compact(): Promise<void> {
+    this.checkOpen();
+    while (this.compacting) await this.compacting.catch(() => undefined);
+    const run = this.mergeSegments([...this.segments]);
+    this.compacting = run.finally(() => { this.compacting = null; });
+    return run;
   }
 
   private exclusive<T>(task: () => Promise<T>): Promise<T> {
@@ -395,7 +426,8 @@ export class Collection {
     const deletions = new Map(this.manifest.deletions);
     for (const e of snapshot) if (this.segments.some((s) => s.segment.positionOf(e.id) >= 0)) deletions.set(e.id, e.seq);
     const added = records.length ? await this.writeSegmentFile(records) : [];
-    await this.commitManifest({ walSeq: upTo, segments: [...this.manifest.segments, ...added.map((a) => a.entry)], deletions: [...deletions] }, added.map((a) => a.segment));
+    await this.commitManifest({ walSeq: upTo, segments: [...this.manifest.segments, ...added.map((a) => a.entry)], deletions: [...deletions] },
+      [...this.segments.map((s) => s.segment), ...added.map((a) => a.segment)]);
     this.tail.removeUpTo(upTo);
     for (const s of this.segments) s.dead = s.deadBase.clone();
     for (const id of this.tail.entries.keys()) this.shadowInSegments(id);
@@ -403,16 +435,30 @@ export class Collection {
     await this.stores.log.truncateBefore(this.name, upTo);
   }
 
-  private async mergeSegments(): Promise<void> {
-    if (this.segments.length <= 1 && this.manifest.deletions.length === 0) return;
+  /**
+   * Rewrite `group` as one segment without its dead records. The build runs
+   * outside the indexing lock; the commit re-reads the current state, so
+   * segments and deletions committed meanwhile are kept.
+   */
+  private async mergeSegments(group: OpenSegment[]): Promise<void> {
+    if (group.length === 0 || (group.length === 1 && group[0].deadBase.popcount() === 0 && this.manifest.deletions.length === 0)) return;
     const records: SegmentRecord[] = [];
-    for (const s of this.segments)
+    for (const s of group)
       for (let pos = 0; pos < s.segment.count; pos++)
         if (!s.deadBase.has(pos))
           records.push({ id: s.segment.id(pos), seq: s.segment.seq(pos), vector: s.segment.vector(pos), metadata: s.segment.metadataAt(pos), leaf: s.segment.leaf(pos) });
     const added = records.length ? await this.writeSegmentFile(records) : [];
-    // Every segment is in the merge, so no deletion entry has anything left to kill.
-    await this.commitManifest({ walSeq: this.manifest.walSeq, segments: added.map((a) => a.entry), deletions: [] }, added.map((a) => a.segment), true);
+    await this.exclusive(async () => {
+      const merged = new Set(group.map((s) => s.entry.key));
+      const kept = this.segments.filter((s) => !merged.has(s.entry.key));
+      const opened = [...kept.map((s) => s.segment), ...added.map((a) => a.segment)];
+      // A deletion entry stays while some segment still holds the id with a lower seq.
+      const deletions = this.manifest.deletions.filter(([id, seq]) => opened.some((seg) => {
+        const pos = seg.positionOf(id);
+        return pos >= 0 && seg.seq(pos) < seq;
+      }));
+      await this.commitManifest({ walSeq: this.manifest.walSeq, segments: [...kept.map((s) => s.entry), ...added.map((a) => a.entry)], deletions }, opened);
+    });
   }
 
   private async writeSegmentFile(records: SegmentRecord[]): Promise<{ entry: SegmentEntry; segment: Segment }[]> {
@@ -423,15 +469,15 @@ export class Collection {
     return [{ entry, segment: await this.openSegment(key) }];
   }
 
-  private async commitManifest(change: Pick<Manifest, 'walSeq' | 'segments' | 'deletions'>, added: Segment[], replaceAll = false): Promise<void> {
+  /** CAS manifest v+1 in; `opened` are the open segments of `change.segments`, in order. */
+  private async commitManifest(change: Pick<Manifest, 'walSeq' | 'segments' | 'deletions'>, opened: Segment[]): Promise<void> {
     const previous = this.manifest;
     const next: Manifest = { ...previous, ...change, version: previous.version + 1, parentVersion: previous.version, epoch: this.epoch, createdAtMs: Date.now() };
     const key = manifestKey(this.name, next.version, this.epoch);
     await this.stores.objects.put(key, encodeManifest(next));
     const ok = await this.stores.log.casPointer(this.name, previous.version === 0 ? null : previous.version, { version: next.version, key }, { epoch: this.epoch });
     if (!ok) throw new HyperspaceError('conflict', `manifest commit lost: collection=${this.name} expected version ${previous.version}`);
-    const kept = replaceAll ? [] : this.segments.map((s) => s.segment);
-    this.install(next, [...kept, ...added]);
+    this.install(next, opened);
   }
 
   /** Delete objects no retained manifest references, once older than the grace period. */
@@ -469,6 +515,7 @@ export class Collection {
   async close(): Promise<void> {
     this.closed = true;
     await this.indexing;
+    await this.compacting?.catch(() => undefined);
   }
 
   private checkOpen(): void {
