@@ -75,6 +75,11 @@ export class HyperspaceDB {
     if (json === null) throw new HyperspaceError('not_found', `collection not found: name=${name}`);
     const config = JSON.parse(json) as CollectionConfig;
     const collection = await Collection.open(name, config, this.stores, this.tailLimits);
+    // Each open is a new incarnation with a new epoch, even under the same owner
+    // name: a killed incarnation may have left a manifest under its epoch at the
+    // next version (written, never CASed), and manifest keys carry the epoch.
+    const held = await this.stores.log.acquireLease(name, this.owner, LEASE_TTL_MS);
+    await this.stores.log.releaseLease(name, this.owner, held.epoch);
     collection.epoch = (await this.stores.log.acquireLease(name, this.owner, LEASE_TTL_MS)).epoch;
     this.collections.set(name, collection);
     return collection;
@@ -118,7 +123,7 @@ export class HyperspaceDB {
         if (this.closed) break;
         try {
           if (c.shouldIndex(this.indexer)) await c.flush();
-          if (c.shouldCompact(this.indexer)) await c.compact();
+          c.compactInBackground(this.indexer)?.catch((e) => { this.lastIndexerError = e as Error; });
         } catch (e) {
           this.lastIndexerError = e as Error;
         }
