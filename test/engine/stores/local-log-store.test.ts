@@ -172,6 +172,22 @@ describe('WAL idempotency', () => {
   });
 });
 
+describe('WAL idempotency window', () => {
+  it('forgets keys older than the window: a late retry is a new append', async () => {
+    const windowMs = limits.walIdempotencyWindowMs;
+    mutableLimits.walIdempotencyWindowMs = 20;
+    try {
+      const store = await openStore();
+      expect(await store.append('docs', bytesOf('a'), { idempotencyKey: 'k' })).toEqual({ seq: 1 });
+      expect(await store.append('docs', bytesOf('a'), { idempotencyKey: 'k' })).toEqual({ seq: 1 });
+      await new Promise((resolve) => setTimeout(resolve, 40));
+      expect(await store.append('docs', bytesOf('a'), { idempotencyKey: 'k' })).toEqual({ seq: 2 });
+    } finally {
+      mutableLimits.walIdempotencyWindowMs = windowMs;
+    }
+  });
+});
+
 describe('WAL recovery', () => {
   async function storeWithRecords(count: number) {
     const store = await openStore();
@@ -288,6 +304,20 @@ describe('WAL truncation', () => {
     await expect(store.read('docs', 20)).rejects.toMatchObject({ kind: 'not_found' });
     expect(await store.append('docs', bytesOf('r21'))).toEqual({ seq: 21 });
     expect((await store.read('docs', 21)).map((r) => textOf(r.payload))).toEqual(['r21']);
+  });
+
+  it('finishes a truncation that crashed before deleting its segments', async () => {
+    mutableLimits.walSegmentBytesMax = 200;
+    let store = await openStore();
+    for (let i = 1; i <= 10; i++) await store.append('docs', bytesOf(`r${i}`.padEnd(60)));
+    const first = join(walDirectory(store, 'docs'), segmentFileName(1));
+    const firstBytes = await readFile(first);
+    await store.truncateBefore('docs', 8);
+    await store.close();
+    await writeFile(first, firstBytes); // as if the crash came before the unlink
+    store = await openStore(store.directory);
+    expect((await store.read('docs', 9)).map((r) => r.seq)).toEqual([9, 10]);
+    await expect(stat(first)).rejects.toMatchObject({ code: 'ENOENT' });
   });
 });
 
