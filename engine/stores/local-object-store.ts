@@ -37,12 +37,21 @@ export class LocalObjectStore implements ObjectStore {
     const temporary = join(this.temporaryDirectory, `${process.pid}-${randomBytes(8).toString('hex')}`);
     await writeAndSync(temporary, bytes, 'wx');
     try {
-      await ensureDirectory(dirname(path));
+      try {
+        await ensureDirectory(dirname(path));
+      } catch (error) {
+        if (!isErrorCode(error, 'ENOTDIR') && !isErrorCode(error, 'EEXIST')) throw error;
+        // A directory tree cannot hold both `a` and `a/b` (S3 can).
+        throw new HyperspaceError('conflict', `object key nests under an existing object: key=${key}`);
+      }
       try {
         // link never replaces an existing name: the atomic create-if-absent.
         await link(temporary, path);
       } catch (error) {
         if (!isErrorCode(error, 'EEXIST')) throw error;
+        if (!(await stat(path)).isFile()) {
+          throw new HyperspaceError('conflict', `object key is a prefix of other objects: key=${key}`);
+        }
         const existing = await readFile(path);
         if (!sameBytes(existing, bytes)) {
           throw new HyperspaceError(

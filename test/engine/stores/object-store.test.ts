@@ -64,6 +64,19 @@ describe.each(implementations)('%s', (name, openStore) => {
     if (onDisk) expect(await readdir(join(onDisk.root, '.tmp'))).toEqual([]);
   });
 
+  it.runIf(name === 'LocalObjectStore')('refuses keys that a directory tree cannot hold next to each other', async () => {
+    const store = await openStore();
+    await store.put('a/b', bytesOf('x'));
+    await expect(store.put('a/b/c', bytesOf('y'))).rejects.toMatchObject({
+      kind: 'conflict',
+      message: 'object key nests under an existing object: key=a/b/c',
+    });
+    await expect(store.put('a', bytesOf('y'))).rejects.toMatchObject({
+      kind: 'conflict',
+      message: 'object key is a prefix of other objects: key=a',
+    });
+  });
+
   it('lists keys by string prefix, sorted by UTF-8 bytes, and deletes', async () => {
     const store = await openStore();
     const keys = ['c/docs/seg/b', 'c/docs/seg/a', 'c/docs/man/1', 'c/other/x', 'c/docs/seg/\u{1F600}', 'c/docs/seg/\uFFFD'];
