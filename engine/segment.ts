@@ -1,7 +1,8 @@
 // `chunk_*.hyp` segment writer and reader (docs/format/segment.md). The
 // reader works over the bytes as they are (a mapped file on local disk):
 // it verifies each section's CRC-32C once, then only views.
-import { buildIndex, crc32c, dataError, Index } from '../native/index.ts';
+import { crc32c, dataError, Index } from '../native/index.ts';
+import { queuedBuild } from './build-queue.ts';
 import { compareUtf8 } from './canonical-json.ts';
 import { bucketCount, bucketOf, leafHash, toHex } from './merkle.ts';
 import { buildMetadataIndex, MetadataIndex } from './metadata-index.ts';
@@ -41,10 +42,10 @@ export async function writeSegment(records: readonly SegmentRecord[], config: Co
   const n = records.length, dim = config.dimension;
   const vectors = new Float32Array(n * dim);
   records.forEach((r, i) => vectors.set(r.vector, i * dim));
-  const index = await buildIndex(vectors, {
+  const index = await queuedBuild(vectors, {
     dimension: dim, metric: config.metric, quantization: config.quantization,
     m: config.hnsw.M, efConstruction: config.hnsw.efConstruction,
-  });
+  }, 'segment');
   const idBytes = records.map((r) => encoder.encode(r.id));
   const ids = new Uint8Array(4 * (n + 1) + idBytes.reduce((s, b) => s + b.length, 0));
   const offsets = new DataView(ids.buffer);

@@ -1,6 +1,7 @@
 // The unindexed WAL tail held in memory: the latest op per id, and the live
 // vectors packed in slots for an exact SIMD scan (DESIGN §6 step 3).
-import { buildIndex, flatSearch, Index, type Metric, type SearchResult } from '../native/index.ts';
+import { flatSearch, Index, type Metric, type SearchResult } from '../native/index.ts';
+import { queuedBuild } from './build-queue.ts';
 import type { FilterExpr } from './filter.ts';
 import { matches } from './filter.ts';
 import type { Metadata } from './validate.ts';
@@ -79,7 +80,7 @@ export class Tail {
     const generation = this.generation;
     const vectors = this.vectors.slice(chunk.start * this.dimension, chunk.end * this.dimension);
     // One build thread: the segment indexer needs the other core.
-    buildIndex(vectors, { dimension: this.dimension, metric: this.metric, efConstruction: 100, threads: 1 })
+    queuedBuild(vectors, { dimension: this.dimension, metric: this.metric, efConstruction: 100, threads: 1 }, 'tail')
       .then((bytes) => { if (generation === this.generation) chunk.index = Index.open(bytes, { verify: false }); })
       .catch(() => { /* the chunk stays scanned exactly */ });
   }
