@@ -406,7 +406,9 @@ export class Collection {
     this.checkOpen();
     while (this.compacting) await this.compacting.catch(() => undefined);
     const run = this.mergeSegments([...this.segments]);
-    this.compacting = run.finally(() => { this.compacting = null; });
+    const done = run.finally(() => { this.compacting = null; });
+    done.catch(() => undefined); // the caller gets the error from `run`; this copy only holds the slot
+    this.compacting = done;
     return run;
   }
 
@@ -475,8 +477,20 @@ export class Collection {
     const next: Manifest = { ...previous, ...change, version: previous.version + 1, parentVersion: previous.version, epoch: this.epoch, createdAtMs: Date.now() };
     const key = manifestKey(this.name, next.version, this.epoch);
     await this.stores.objects.put(key, encodeManifest(next));
-    const ok = await this.stores.log.casPointer(this.name, previous.version === 0 ? null : previous.version, { version: next.version, key }, { epoch: this.epoch });
-    if (!ok) throw new HyperspaceError('conflict', `manifest commit lost: collection=${this.name} expected version ${previous.version}`);
+    try {
+      const ok = await this.stores.log.casPointer(this.name, previous.version === 0 ? null : previous.version, { version: next.version, key }, { epoch: this.epoch });
+      if (!ok) throw new HyperspaceError('conflict', `manifest commit lost: collection=${this.name} expected version ${previous.version}`);
+    } catch (error) {
+      // An ambiguous outcome is reconciled by reading the pointer back. A manifest
+      // that did not commit is removed: its key (version, our epoch) is the one
+      // our retry will use, and immutable objects refuse other bytes.
+      const pointer = await this.stores.log.getPointer(this.name).catch(() => undefined);
+      if (pointer === undefined) throw error;
+      if (pointer?.key !== key) {
+        await this.stores.objects.delete(key).catch(() => undefined);
+        throw error;
+      }
+    }
     this.install(next, opened);
   }
 
