@@ -49,4 +49,7 @@ export const limits = {
   // Unreferenced segments and manifests are deleted only after this long:
   // longer than any query or follower lag (DESIGN §5).
   gcGraceMs: 10 * 60 * 1000,
+  // Segment files the local WAL keeps open; the least recently used idle ones
+  // are closed past this (reopened on the next append).
+  walOpenFilesMax: 256,
 } as const;

@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { readdir, rename, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { HyperspaceError } from '../../native/errors.ts';
+import { limits } from '../limits.ts';
 import { DirectoryLock } from './directory-lock.ts';
 import { ensureDirectory, fsyncDirectory, isErrorCode, Mutex, readRecordFile, writeRecordFile } from './local-files.ts';
 import { LocalWal, type WalStats } from './local-wal.ts';
@@ -30,9 +31,18 @@ import {
 export class LocalLogStore implements LogStore {
   readonly directory: string;
   /** Counters for tests and benchmarks (group commit shows as fsyncs ≪ appends). */
-  readonly stats: WalStats = { appends: 0, groupCommits: 0, fsyncs: 0, bytesWritten: 0, tornTailBytesTruncated: 0 };
+  readonly stats: WalStats = {
+    openFiles: 0,
+    appends: 0,
+    groupCommits: 0,
+    fsyncs: 0,
+    bytesWritten: 0,
+    tornTailBytesTruncated: 0,
+  };
   private readonly lock: DirectoryLock;
   private readonly wals = new Map<string, Promise<LocalWal>>();
+  /** Opened WALs, least recently used first, to bound open segment files. */
+  private readonly recentWals = new Map<string, LocalWal>();
   /** Pointer, lease, config and drop: one writer at a time. */
   private readonly metadataMutex = new Mutex();
   /** Collections whose drop is in progress: no WAL may be reopened meanwhile. */
@@ -62,7 +72,10 @@ export class LocalLogStore implements LogStore {
   }
 
   async append(collection: string, payload: Uint8Array, options?: AppendOptions): Promise<{ seq: number }> {
-    return (await this.wal(collection)).append(payload, options);
+    const wal = await this.wal(collection);
+    const appended = wal.append(payload, options);
+    this.boundOpenFiles(collection, wal);
+    return appended;
   }
 
   async read(collection: string, fromSeq: number, options?: ReadOptions): Promise<WalRecord[]> {
@@ -166,6 +179,7 @@ export class LocalLogStore implements LogStore {
     if (!existed && (await stat(this.collectionPath(name)).catch(() => null)) === null) return false;
     const wal = this.wals.get(name);
     this.wals.delete(name);
+    this.recentWals.delete(name);
     if (wal) await (await wal.catch(() => null))?.close();
     // Fence every indexer of this incarnation; the lease file outlives the drop.
     const lease = await this.readLease(name);
@@ -218,6 +232,19 @@ export class LocalLogStore implements LogStore {
       });
     }
     return wal;
+  }
+
+  /** Marks `collection` most recently used and closes the segment files of the
+   * least recently used idle WALs past `limits.walOpenFilesMax`. */
+  private boundOpenFiles(collection: string, wal: LocalWal): void {
+    this.recentWals.delete(collection);
+    this.recentWals.set(collection, wal);
+    const opening = wal.hasOpenFile() ? 0 : 1; // its next group opens a file
+    for (const [name, candidate] of this.recentWals) {
+      if (this.stats.openFiles + opening <= limits.walOpenFilesMax) break;
+      if (!candidate.hasOpenFile()) this.recentWals.delete(name);
+      else if (candidate !== wal) candidate.releaseFile();
+    }
   }
 
   private async readLease(collection: string): Promise<LeaseRecord | null> {

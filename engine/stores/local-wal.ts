@@ -29,6 +29,8 @@ import {
 } from './wal-format.ts';
 
 export interface WalStats {
+  /** Segment files held open for appending, across collections. */
+  openFiles: number;
   appends: number;
   groupCommits: number;
   /** Every fsync/fdatasync the WAL issued, file creation included. */
@@ -90,6 +92,21 @@ export class LocalWal {
 
   lastSeq(): number {
     return this.lastDurableSeq;
+  }
+
+  /** Closes the segment file if no append is in flight (it is reopened by the
+   * next group); false if busy or already closed. */
+  releaseFile(): boolean {
+    if (!this.active || this.flushRunning || this.queue.length > 0) return false;
+    const handle = this.active;
+    this.active = null;
+    this.stats.openFiles--;
+    void this.mutex.run(() => handle.close()).catch(() => {});
+    return true;
+  }
+
+  hasOpenFile(): boolean {
+    return this.active !== null;
   }
 
   append(payload: Uint8Array, options: AppendOptions = {}): Promise<{ seq: number }> {
@@ -194,10 +211,7 @@ export class LocalWal {
   async close(): Promise<void> {
     this.closed = true;
     while (this.flushRunning) await this.flushRunning;
-    await this.mutex.run(async () => {
-      await this.active?.close();
-      this.active = null;
-    });
+    await this.mutex.run(() => this.closeActive());
   }
 
   private assertWritable(): void {
@@ -284,6 +298,7 @@ export class LocalWal {
     try {
       let segment = this.segments[this.segments.length - 1];
       const firstSeq = this.lastDurableSeq + 1;
+      if (!this.active && segment && segment.size < limits.walSegmentBytesMax) await this.openActive(segment.path);
       if (!this.active || segment.size >= limits.walSegmentBytesMax) segment = await this.startSegment(firstSeq);
       const appendedAtMs = Date.now();
       const buffers: Uint8Array[] = [];
@@ -342,11 +357,10 @@ export class LocalWal {
 
   private async startSegment(firstSeq: number): Promise<Segment> {
     await ensureDirectory(this.directory, this.stats);
-    await this.active?.close();
-    this.active = null;
+    await this.closeActive();
     const path = join(this.directory, segmentFileName(firstSeq));
     await writeFileAtomic(path, encodeSegmentHeader(firstSeq), this.stats);
-    this.active = await open(path, 'r+');
+    await this.openActive(path);
     const segment: Segment = { path, firstSeq, offsets: [], size: segmentHeaderBytes };
     this.segments.push(segment);
     return segment;
@@ -430,6 +444,19 @@ export class LocalWal {
     }
     this.lastDurableSeq = expectedFirstSeq - 1;
     this.idempotency.forgetExpired(Date.now());
-    this.active = await open(this.segments[this.segments.length - 1].path, 'r+');
+    // The last segment is opened by the first group written, so readers hold no file.
+  }
+
+  private async openActive(path: string): Promise<void> {
+    this.active = await open(path, 'r+');
+    this.stats.openFiles++;
+  }
+
+  private async closeActive(): Promise<void> {
+    const handle = this.active;
+    if (!handle) return;
+    this.active = null;
+    this.stats.openFiles--;
+    await handle.close();
   }
 }

@@ -7,7 +7,7 @@ import { LocalLogStore } from '../../../engine/stores/local-log-store.ts';
 import { encodeRecordHead, recordHeaderBytes, segmentFileName, segmentHeaderBytes } from '../../../engine/stores/wal-format.ts';
 import { bytesOf, temporaryDirectory, textOf } from './temporary-directory.ts';
 
-const mutableLimits = limits as { -readonly [K in keyof typeof limits]: (typeof limits)[K] };
+const mutableLimits = limits as { -readonly [K in keyof typeof limits]: number };
 const defaultSegmentBytes = limits.walSegmentBytesMax;
 const open: LocalLogStore[] = [];
 
@@ -82,6 +82,32 @@ describe('WAL append and read', () => {
     });
     store = await reopen(store);
     expect(await store.append('docs', bytesOf('after'))).toEqual({ seq: 2 });
+  });
+
+  it('keeps at most walOpenFilesMax segment files open across collections', async () => {
+    const openFilesMax = limits.walOpenFilesMax;
+    mutableLimits.walOpenFilesMax = 2;
+    try {
+      const store = await openStore();
+      const names = ['c0', 'c1', 'c2', 'c3', 'c4'];
+      for (const round of [1, 2, 3]) {
+        for (const name of names) {
+          expect(await store.append(name, bytesOf(`${name}-${round}`))).toEqual({ seq: round });
+          expect(store.stats.openFiles).toBeLessThanOrEqual(2);
+        }
+      }
+      // Concurrent appends to all of them: busy WALs keep their files until idle.
+      await Promise.all(names.map((name) => store.append(name, bytesOf(`${name}-4`))));
+      await store.append('c0', bytesOf('c0-5'));
+      expect(store.stats.openFiles).toBeLessThanOrEqual(2);
+      for (const name of names) {
+        expect((await store.read(name, 1)).map((r) => textOf(r.payload))).toEqual(
+          [1, 2, 3, 4].map((round) => `${name}-${round}`).concat(name === 'c0' ? ['c0-5'] : []),
+        );
+      }
+    } finally {
+      mutableLimits.walOpenFilesMax = openFilesMax;
+    }
   });
 
   it('pushes back with overloaded when the append queue is full', async () => {
