@@ -1,0 +1,161 @@
+// The SDK over gRPC (@grpc/grpc-js, one HTTP/2 channel shared by the services),
+// speaking proto/hyperspace/v1 loaded at run time.
+import * as grpc from '@grpc/grpc-js';
+import { enumFromWire, enumToWire, errorKindTrailer, fromStruct, serviceDefinition, toStruct, type ServiceName, type WireStruct } from '../proto/index.ts';
+import { HyperspaceClientError, kindOfGrpcStatus } from './errors.ts';
+import type { CollectionInfo, Metadata, Operations, OperationName, Point, SearchQuery, SearchResult, Transport, TransportCall, Vector } from './types.ts';
+
+export interface GrpcTransportOptions {
+  apiKey?: string;
+  /** Default: insecure (plaintext), for loopback. Use grpc.credentials.createSsl() across a network. */
+  credentials?: grpc.ChannelCredentials;
+  /** Largest message sent or received. Default 16 MiB, the server's default limit. */
+  messageBytesMax?: number;
+}
+
+type Wire = Record<string, any>;
+
+interface Route {
+  service: ServiceName;
+  method: string;
+  encode: (request: any) => Wire;
+  decode: (response: Wire) => unknown;
+}
+
+const vectorOut = (v: Vector): number[] => Array.from(v);
+const vectorIn = (v: number[] | undefined): Float32Array => Float32Array.from(v ?? []);
+const struct = (value: Record<string, unknown> | null | undefined): WireStruct | undefined => (value ? toStruct(value) : undefined);
+
+function collectionInfo(c: Wire = {}): CollectionInfo {
+  return {
+    name: c.name ?? '', dimension: c.dimension ?? 0,
+    metric: enumFromWire('METRIC', c.metric) as CollectionInfo['metric'],
+    quantization: (enumFromWire('QUANTIZATION', c.quantization) ?? 'none') as CollectionInfo['quantization'],
+    hnsw: { m: c.hnsw?.m ?? 0, efConstruction: c.hnsw?.efConstruction ?? 0 },
+    count: c.count ?? 0, segments: c.segments ?? 0, segmentBytes: c.segmentBytes ?? 0, lastSeq: c.lastSeq ?? 0,
+    tailLength: c.tailLength ?? 0, manifestVersion: c.manifestVersion ?? 0, indexedSeq: c.indexedSeq ?? 0,
+  };
+}
+
+function point(p: Wire): Point {
+  return { id: p.id ?? '', vector: vectorIn(p.vector), metadata: (p.metadata ? fromStruct(p.metadata) : {}) as Metadata };
+}
+
+function searchQuery(q: SearchQuery): Wire {
+  return {
+    vector: vectorOut(q.vector), k: q.k, ef: q.ef, filter: struct(q.filter),
+    consistency: enumToWire('CONSISTENCY', q.consistency),
+    includeMetadata: q.include?.includes('metadata') ?? false, includeVector: q.include?.includes('vector') ?? false,
+  };
+}
+
+function searchResult(r: Wire): SearchResult {
+  return {
+    hits: (r.hits ?? []).map((h: Wire) => {
+      const hit: SearchResult['hits'][number] = { id: h.id ?? '', distance: h.distance ?? 0 };
+      if (h.metadata) hit.metadata = fromStruct(h.metadata) as Metadata;
+      if (h.vector?.length) hit.vector = vectorIn(h.vector);
+      return hit;
+    }),
+    consistency: { manifestVersion: r.consistency?.manifestVersion ?? 0, walSeq: r.consistency?.walSeq ?? 0 },
+  };
+}
+
+const routes: { [O in OperationName]: Route } = {
+  createCollection: {
+    service: 'CollectionsService', method: 'CreateCollection',
+    encode: (r: Operations['createCollection'][0]) => ({
+      name: r.name, dimension: r.dimension, metric: enumToWire('METRIC', r.metric),
+      quantization: enumToWire('QUANTIZATION', r.quantization), hnsw: r.hnsw,
+    }),
+    decode: (r) => collectionInfo(r.collection),
+  },
+  deleteCollection: { service: 'CollectionsService', method: 'DeleteCollection', encode: (r) => r, decode: () => ({}) },
+  listCollections: {
+    service: 'CollectionsService', method: 'ListCollections', encode: () => ({}),
+    decode: (r) => (r.collections ?? []).map(collectionInfo),
+  },
+  describeCollection: { service: 'CollectionsService', method: 'DescribeCollection', encode: (r) => r, decode: (r) => collectionInfo(r.collection) },
+  upsert: {
+    service: 'PointsService', method: 'Upsert',
+    encode: (r: Operations['upsert'][0]) => ({
+      collection: r.collection,
+      points: r.points.map((p) => ({ id: p.id, vector: vectorOut(p.vector), metadata: struct(p.metadata) })),
+    }),
+    decode: (r) => ({ seq: r.seq ?? 0 }),
+  },
+  delete: { service: 'PointsService', method: 'Delete', encode: (r) => ({ collection: r.collection, ids: [...r.ids] }), decode: (r) => ({ seq: r.seq ?? 0 }) },
+  get: { service: 'PointsService', method: 'Get', encode: (r) => r, decode: (r) => point(r.point ?? {}) },
+  search: {
+    service: 'PointsService', method: 'Search',
+    encode: ({ collection, ...query }: Operations['search'][0]) => ({ collection, query: searchQuery(query) }),
+    decode: searchResult,
+  },
+  searchBatch: {
+    service: 'PointsService', method: 'SearchBatch',
+    encode: (r: Operations['searchBatch'][0]) => ({ collection: r.collection, searches: r.searches.map(searchQuery) }),
+    decode: (r) => (r.results ?? []).map(searchResult),
+  },
+  count: { service: 'PointsService', method: 'Count', encode: (r) => ({ collection: r.collection, filter: struct(r.filter) }), decode: (r) => r.count ?? 0 },
+  scroll: {
+    service: 'PointsService', method: 'Scroll',
+    encode: (r: Operations['scroll'][0]) => ({ collection: r.collection, cursor: r.cursor ?? undefined, limit: r.limit, filter: struct(r.filter) }),
+    decode: (r) => ({ points: (r.points ?? []).map(point), nextCursor: r.nextCursor || null }),
+  },
+  flush: { service: 'AdminService', method: 'Flush', encode: (r) => r, decode: (r) => collectionInfo(r.collection) },
+  health: { service: 'AdminService', method: 'Health', encode: () => ({}), decode: (r) => ({ serving: r.serving ?? false, collections: r.collections ?? 0 }) },
+};
+
+type UnaryMethod = (request: Wire, metadata: grpc.Metadata, options: grpc.CallOptions, callback: (error: grpc.ServiceError | null, response?: Wire) => void) => grpc.ClientUnaryCall;
+
+export class GrpcTransport implements Transport {
+  private readonly clients = new Map<ServiceName, grpc.Client>();
+  private readonly metadata = new grpc.Metadata();
+
+  constructor(address: string, options: GrpcTransportOptions = {}) {
+    const messageBytesMax = options.messageBytesMax ?? 16 * 1024 * 1024;
+    const channelOptions: grpc.ChannelOptions = {
+      'grpc.max_receive_message_length': messageBytesMax,
+      'grpc.max_send_message_length': messageBytesMax,
+    };
+    const credentials = options.credentials ?? grpc.credentials.createInsecure();
+    let channel: grpc.Channel | undefined;
+    for (const service of ['CollectionsService', 'PointsService', 'AdminService'] as const) {
+      const Client = grpc.makeClientConstructor(serviceDefinition(service), service);
+      const client = new Client(address, credentials, channel ? { ...channelOptions, channelOverride: channel } : channelOptions);
+      channel ??= client.getChannel() as grpc.Channel;
+      this.clients.set(service, client);
+    }
+    if (options.apiKey !== undefined) this.metadata.set('authorization', `Bearer ${options.apiKey}`);
+  }
+
+  call<O extends OperationName>(operation: O, request: Operations[O][0], call: TransportCall): Promise<Operations[O][1]> {
+    const route = routes[operation];
+    const client = this.clients.get(route.service)!;
+    const method = (client as unknown as Record<string, UnaryMethod>)[route.method]!.bind(client);
+    const message = route.encode(request);
+    if (call.idempotencyKey !== undefined) message.idempotencyKey = call.idempotencyKey;
+    const options: grpc.CallOptions = call.deadlineAtMs !== undefined ? { deadline: call.deadlineAtMs } : {};
+    return new Promise((resolve, reject) => {
+      if (call.signal?.aborted) return reject(call.signal.reason);
+      const onAbort = () => pending.cancel();
+      const pending = method(message, this.metadata, options, (error, response) => {
+        call.signal?.removeEventListener('abort', onAbort);
+        if (call.signal?.aborted) return reject(call.signal.reason);
+        if (error) return reject(clientError(error));
+        resolve(route.decode(response ?? {}) as Operations[O][1]);
+      });
+      call.signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  async close(): Promise<void> {
+    for (const client of this.clients.values()) client.close();
+  }
+}
+
+function clientError(error: grpc.ServiceError): HyperspaceClientError {
+  const trailer = error.metadata?.get(errorKindTrailer)[0];
+  const details = error.details ?? error.message;
+  return new HyperspaceClientError(kindOfGrpcStatus(error.code, trailer, details), details, { status: error.code, cause: error });
+}
