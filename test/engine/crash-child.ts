@@ -1,23 +1,30 @@
 // Child process of crash.test.ts: ingests into one collection with the
 // background indexer flushing and compacting at small thresholds, until the
-// parent kills it with SIGKILL. Protocol, one line per event on stdout (pipe
-// writes are synchronous on Linux, so a printed line survives the kill):
+// parent kills it with SIGKILL. Protocol, one line per event, appended with
+// writeSync to the events file (a regular file: once written, a line
+// survives the kill; stdout may queue writes in user space when the pipe is
+// full). `opening` and `ready` also go to stdout, to time the kill:
 //   opening                      about to open (recovery runs next)
 //   ready                        open and recovered
 //   try <op> upsert <b>          writer A: ids <run>-<b>-0..7, version 0
 //   try <op> update <v> <ids>    writer B: ids (comma-separated) get version <v>
 //   try <op> delete <ids>        writer B: ids deleted
 //   ack <op> <seq>               the op above was acknowledged with <seq>
-// Usage: node --import tsx crash-child.ts <dir> <run>
+// Usage: node --import tsx crash-child.ts <dir> <run> <events file>
+import { openSync, writeSync } from 'node:fs';
 import { HyperspaceDB } from '../../engine/index.ts';
 import { rng } from '../helpers/random.ts';
 import { vectorOf } from './engine-data.ts';
 
 const crashCollection = { name: 'crash', dimension: 8, batch: 8 } as const;
 
-const [dir, runText] = process.argv.slice(2);
+const [dir, runText, eventsPath] = process.argv.slice(2);
 const run = Number(runText);
-const say = (line: string) => process.stdout.write(`${line}\n`);
+const events = openSync(eventsPath, 'a');
+const say = (line: string) => {
+  writeSync(events, `${line}\n`);
+  if (line === 'opening' || line === 'ready') process.stdout.write(`${line}\n`);
+};
 
 say('opening');
 const db = await HyperspaceDB.open(dir, { indexer: { tailRecordsFlush: 48, tailAgeMsFlush: 20, segmentsMax: 3 } });

@@ -24,7 +24,8 @@ type Op =
 /** Runs the child until `killAfterMs` past `ready` (or past `opening`, to kill recovery), then SIGKILLs it. */
 function runChild(dir: string, run: number, killAt: { event: 'opening' | 'ready'; ms: number }): Promise<{ lines: string[]; finished: boolean }> {
   return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, ['--import', 'tsx', child, dir, String(run)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const events = join(dir, `run-${run}.events`); // beside log/ and objects/
+    const proc = spawn(process.execPath, ['--import', 'tsx', child, dir, String(run), events], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '', err = '';
     let timer: NodeJS.Timeout | undefined;
     proc.stdout.on('data', (chunk: Buffer) => {
@@ -33,11 +34,11 @@ function runChild(dir: string, run: number, killAt: { event: 'opening' | 'ready'
     });
     proc.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
     proc.on('error', reject);
-    proc.on('close', (code, signal) => { // 'close', not 'exit': after stdout is drained
+    proc.on('close', (code, signal) => {
       clearTimeout(timer);
       if (signal !== 'SIGKILL' && code !== 0) reject(new Error(`child run ${run} exited with ${code}: ${err}`));
       // Only whole lines count: a line cut by the kill was never seen by a client.
-      resolve({ lines: out.split('\n').slice(0, -1), finished: signal !== 'SIGKILL' });
+      readFile(events, 'utf8').catch(() => '').then((text) => resolve({ lines: text.split('\n').slice(0, -1), finished: signal !== 'SIGKILL' }), reject);
     });
   });
 }
