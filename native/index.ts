@@ -19,15 +19,29 @@ export const DIMENSION_MAX = 65_536;
 /** ‖v‖ must stay below this for `poincare` (DESIGN §2). */
 export const POINCARE_NORM_MAX = 1 - 1e-6;
 
+export interface SearchDefaults { ef: number; rerank: number }
 /**
- * Defaults per metric, chosen from `npm run bench:ann` (docs/benchmarks.md):
- * the fastest setting that kept recall@10 ≥ 0.95 on MNIST-784 and GloVe-100.
+ * Search settings per metric and quantization, used when a search leaves
+ * `ef` or `rerank` out. Chosen from `npm run bench:ann` and
+ * `bench/tune-native.ts` (docs/benchmarks.md): the fastest setting that kept
+ * recall@10 ≥ 0.95 on MNIST-784 and GloVe-100. rerank 0 = re-score all ef.
+ */
+export const SEARCH_DEFAULTS: Record<Metric, Record<Quantization, SearchDefaults>> = {
+  l2: { none: { ef: 64, rerank: 0 }, int8: { ef: 64, rerank: 0 }, binary: { ef: 200, rerank: 0 } },
+  dot: { none: { ef: 64, rerank: 0 }, int8: { ef: 64, rerank: 0 }, binary: { ef: 200, rerank: 0 } },
+  cosine: { none: { ef: 64, rerank: 0 }, int8: { ef: 64, rerank: 0 }, binary: { ef: 200, rerank: 0 } },
+  poincare: { none: { ef: 64, rerank: 0 }, int8: { ef: 64, rerank: 0 }, binary: { ef: 400, rerank: 0 } },
+};
+
+/**
+ * Build defaults per metric and the search settings of the default
+ * quantization, chosen as SEARCH_DEFAULTS is.
  */
 export const DEFAULTS: Record<Metric, { m: number; efConstruction: number; ef: number; quantization: Quantization; rerank: number }> = {
-  l2: { m: 16, efConstruction: 200, ef: 64, quantization: 'none', rerank: 0 },
-  dot: { m: 16, efConstruction: 200, ef: 64, quantization: 'none', rerank: 0 },
-  cosine: { m: 16, efConstruction: 200, ef: 64, quantization: 'none', rerank: 0 },
-  poincare: { m: 16, efConstruction: 200, ef: 64, quantization: 'none', rerank: 0 },
+  l2: { m: 16, efConstruction: 200, quantization: 'none', ...SEARCH_DEFAULTS.l2.none },
+  dot: { m: 16, efConstruction: 200, quantization: 'none', ...SEARCH_DEFAULTS.dot.none },
+  cosine: { m: 16, efConstruction: 200, quantization: 'none', ...SEARCH_DEFAULTS.cosine.none },
+  poincare: { m: 16, efConstruction: 200, quantization: 'none', ...SEARCH_DEFAULTS.poincare.none },
 };
 /** With an allow-list keeping at most this many records, scan them exactly. */
 export const FLAT_THRESHOLD_DEFAULT = 2048;
@@ -43,7 +57,8 @@ interface Binding {
   NativeIndex: new (bytes: Uint8Array, verify: boolean) => NativeIndexHandle;
 }
 interface NativeIndexHandle {
-  search(query: Float32Array, options: NativeSearchOptions): SearchResult;
+  search(query: Float32Array, k: number, ef: number, rerank: number, flatThreshold: number,
+    allow: Uint8Array | null, deleted: Uint8Array | null): SearchResult;
   searchBatch(queries: Float32Array, options: NativeSearchOptions, threads: number): Promise<BatchResult>;
   info(): { dimension: number; count: number; metric: number; quantization: number; m: number;
     efConstruction: number; maxLevel: number; bytes: number; vectorsOffset: number };
@@ -249,7 +264,7 @@ export class Index {
 
   private options(o: SearchOptions): NativeSearchOptions {
     if (o === null || typeof o !== 'object') throw invalid('search options must be an object with k');
-    const d = DEFAULTS[this.metric];
+    const d = SEARCH_DEFAULTS[this.metric][this.quantization];
     return {
       k: checkInt('k', o.k, 1, K_MAX),
       ef: checkInt('ef', o.ef ?? d.ef, 1, EF_MAX),
@@ -263,7 +278,7 @@ export class Index {
   search(query: Float32Array, options: SearchOptions): SearchResult {
     const o = this.options(options);
     checkVector(query, this.dimension, this.metric, 'query');
-    return this.handle.search(query, o);
+    return this.handle.search(query, o.k, o.ef, o.rerank, o.flatThreshold, o.allow, o.deleted);
   }
 
   /** Many queries (row-major) on a worker pool off the JS thread. */

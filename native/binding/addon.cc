@@ -205,13 +205,20 @@ class NativeIndex : public Napi::ObjectWrap<NativeIndex> {
     return o;
   }
 
-  // search(query, options) -> { positions, distances }
+  // search(query, k, ef, rerank, flatThreshold, allow, deleted) -> { positions, distances }
+  // Positional arguments: reading an options object costs more than a small query.
   Napi::Value Search(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     auto query = info[0].As<Napi::Float32Array>();
     if (query.ElementLength() != view_.params.dimension)
       throw Napi::RangeError::New(env, "query dimension mismatch");
-    hs::SearchOptions o = search_options(info[1].As<Napi::Object>(), view_.params.count);
+    hs::SearchOptions o;
+    o.k = info[1].As<Napi::Number>().Uint32Value();
+    o.ef = info[2].As<Napi::Number>().Uint32Value();
+    o.rerank = info[3].As<Napi::Number>().Uint32Value();
+    o.flat_threshold = info[4].As<Napi::Number>().Uint32Value();
+    o.allow = optional_bits(info[5], view_.params.count, "allow");
+    o.deleted = optional_bits(info[6], view_.params.count, "deleted");
     uint32_t k = std::min(o.k, view_.params.count);
     auto pos = Napi::Uint32Array::New(env, k);
     auto dist = Napi::Float32Array::New(env, k);

@@ -26,6 +26,22 @@ struct Farther {  // max-heap by key
   bool operator()(const Candidate& a, const Candidate& b) const { return a.key < b.key; }
 };
 
+inline void hs_prefetch(const void* p) {
+#if defined(__GNUC__)
+  __builtin_prefetch(p, 0, 3);
+#else
+  (void)p;
+#endif
+}
+
+// Prefetch up to `lines` cache lines from p: the first lines of a vector or
+// code; the hardware prefetcher follows the rest of a long vector.
+inline void prefetch_lines(const void* p, size_t bytes, size_t lines) {
+  const char* c = static_cast<const char*>(p);
+  const size_t n = std::min(lines, (bytes + 63) / 64);
+  for (size_t i = 0; i < n; i++) hs_prefetch(c + 64 * i);
+}
+
 uint64_t splitmix64(uint64_t x) {
   x += 0x9E3779B97F4A7C15ull;
   x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
@@ -39,10 +55,11 @@ uint32_t random_level(uint64_t seed, uint32_t pos, double mult) {
   return uint32_t(std::min(level, 16.0));
 }
 
-// Visited marks reused across searches: a tag per node, bumped per search.
+// Visited marks reused across searches: a 16-bit tag per node, bumped per
+// search (half the cache footprint of 32-bit tags; cleared every 65535 searches).
 struct Visited {
-  std::vector<uint32_t> tags;
-  uint32_t tag = 0;
+  std::vector<uint16_t> tags;
+  uint16_t tag = 0;
   void reset(size_t n) {
     if (tags.size() < n) tags.assign(n, 0), tag = 0;
     if (++tag == 0) std::fill(tags.begin(), tags.end(), 0), tag = 1;
@@ -52,6 +69,7 @@ struct Visited {
     tags[i] = tag;
     return false;
   }
+  void prefetch(uint32_t i) const { hs_prefetch(tags.data() + i); }
 };
 
 class SpinLock {
@@ -64,6 +82,13 @@ class SpinLock {
 
  private:
   std::atomic_flag flag_ = ATOMIC_FLAG_INIT;
+};
+
+// Per-thread state of a build, reused across insertions.
+struct BuildScratch {
+  Visited visited;
+  std::vector<Candidate> cand, top, kept, pool;
+  std::vector<uint32_t> copy;
 };
 
 class Builder {
@@ -88,9 +113,8 @@ class Builder {
     max_level_ = levels_[0];
     std::atomic<uint32_t> next{1};
     auto work = [&]() {
-      Visited visited;
-      std::vector<Candidate> scratch;
-      for (uint32_t i = next++; i < n_; i = next++) insert(i, visited);
+      BuildScratch scratch;
+      for (uint32_t i = next++; i < n_; i = next++) insert(i, scratch);
     };
     threads = std::max<uint32_t>(1, std::min<uint32_t>(threads, 64));
     if (threads == 1 || n_ < 1000) {
@@ -115,16 +139,21 @@ class Builder {
                       : upper_[i].data() + size_t(level - 1) * (p_.m + 1);
   }
 
-  // Beam search on one level from ep, exact keys; returns up to ef nearest.
-  std::vector<Candidate> search_level(uint32_t q, uint32_t ep, uint32_t ef, uint32_t level,
-                                      Visited& visited) {
-    visited.reset(n_);
-    std::vector<Candidate> cand, top;
+  // Beam search on one level from ep, exact keys; leaves up to ef nearest in
+  // s.top, sorted ascending.
+  void search_level(uint32_t q, uint32_t ep, uint32_t ef, uint32_t level, BuildScratch& s) {
+    s.visited.reset(n_);
+    auto& cand = s.cand;
+    auto& top = s.top;
+    cand.clear();
+    top.clear();
     const float d0 = key(q, ep);
     cand.push_back({d0, ep});
     top.push_back({d0, ep});
-    visited.test_and_set(ep);
-    std::vector<uint32_t> copy(m0_ + 1);
+    s.visited.test_and_set(ep);
+    s.copy.resize(m0_ + 1);
+    uint32_t* copy = s.copy.data();
+    const size_t vector_bytes = size_t(dim_) * 4;
     while (!cand.empty()) {
       Candidate c = cand.front();
       if (c.key > top.front().key && top.size() >= ef) break;
@@ -133,11 +162,20 @@ class Builder {
       {
         std::lock_guard<SpinLock> g(locks_[c.pos]);
         const uint32_t* l = links(c.pos, level);
-        std::copy(l, l + l[0] + 1, copy.begin());
+        std::copy(l, l + l[0] + 1, copy);
       }
+      // Drop visited links first, then prefetch every fresh vector before the
+      // first distance: the loads overlap instead of stalling one by one.
+      uint32_t fresh = 0;
       for (uint32_t j = 1; j <= copy[0]; j++) {
-        uint32_t nb = copy[j];
-        if (visited.test_and_set(nb)) continue;
+        const uint32_t nb = copy[j];
+        if (s.visited.test_and_set(nb)) continue;
+        copy[++fresh] = nb;
+        prefetch_lines(vec(nb), vector_bytes, 2);
+      }
+      for (uint32_t j = 1; j <= fresh; j++) {
+        const uint32_t nb = copy[j];
+        if (j < fresh) prefetch_lines(vec(copy[j + 1]), vector_bytes, 8);
         float d = key(q, nb);
         if (top.size() < ef || d < top.front().key) {
           cand.push_back({d, nb});
@@ -154,14 +192,13 @@ class Builder {
     std::sort(top.begin(), top.end(), [](const Candidate& a, const Candidate& b) {
       return a.key < b.key || (a.key == b.key && a.pos < b.pos);
     });
-    return top;
   }
 
   // hnswlib's heuristic: keep a candidate only if it is closer to the base
   // than to every neighbour already kept. Input sorted ascending.
-  void select(std::vector<Candidate>& sorted, uint32_t m) const {
+  void select(std::vector<Candidate>& sorted, uint32_t m, std::vector<Candidate>& kept) const {
     if (sorted.size() <= m) return;
-    std::vector<Candidate> kept;
+    kept.clear();
     for (const Candidate& c : sorted) {
       if (kept.size() >= m) break;
       bool good = true;
@@ -175,7 +212,8 @@ class Builder {
     sorted.swap(kept);
   }
 
-  void connect(uint32_t i, uint32_t level, std::vector<Candidate>& neighbours) {
+  void connect(uint32_t i, uint32_t level, const std::vector<Candidate>& neighbours,
+               BuildScratch& s) {
     const uint32_t cap = level == 0 ? m0_ : p_.m;
     {
       std::lock_guard<SpinLock> g(locks_[i]);
@@ -191,19 +229,20 @@ class Builder {
         l[++l[0]] = i;
         continue;
       }
-      std::vector<Candidate> pool;
+      auto& pool = s.pool;
+      pool.clear();
       pool.push_back({key(nb.pos, i), i});
       for (uint32_t j = 1; j <= l[0]; j++) pool.push_back({key(nb.pos, l[j]), l[j]});
       std::sort(pool.begin(), pool.end(), [](const Candidate& a, const Candidate& b) {
         return a.key < b.key || (a.key == b.key && a.pos < b.pos);
       });
-      select(pool, cap);
+      select(pool, cap, s.kept);
       l[0] = uint32_t(pool.size());
       for (size_t j = 0; j < pool.size(); j++) l[j + 1] = pool[j].pos;
     }
   }
 
-  void insert(uint32_t i, Visited& visited) {
+  void insert(uint32_t i, BuildScratch& s) {
     const uint32_t level = levels_[i];
     std::unique_lock<std::mutex> top_lock(global_);
     uint32_t ep = entry_, max_level = max_level_;
@@ -222,10 +261,11 @@ class Builder {
       }
     }
     for (int32_t l = int32_t(std::min(level, max_level)); l >= 0; l--) {
-      std::vector<Candidate> found = search_level(i, ep, p_.ef_construction, uint32_t(l), visited);
+      search_level(i, ep, p_.ef_construction, uint32_t(l), s);
+      std::vector<Candidate>& found = s.top;
       ep = found.front().pos;
-      select(found, p_.m);
-      connect(i, uint32_t(l), found);
+      select(found, p_.m, s.kept);
+      connect(i, uint32_t(l), found, s);
     }
     if (level > max_level) {
       entry_ = i;
@@ -296,39 +336,74 @@ struct SearchScratch {
   std::vector<float> query;
   std::vector<uint8_t> code;
   std::vector<Candidate> cand, top;
+  std::vector<uint32_t> fresh;
+  // Binary: cos(pi * h / dimension) for every Hamming distance h.
+  std::vector<float> cos_table;
+  uint32_t cos_dimension = 0;
 };
 thread_local SearchScratch scratch;
 
+// One search over a view, specialised per metric and quantization so the
+// inner loop has no switches: traversal keys come from codes (quantized) or
+// vectors, exact keys re-score the quantized candidates.
+template <Metric M, Quant Q>
 class Searcher {
  public:
   Searcher(const IndexView& v, const float* prepared_query, SearchScratch& s)
-      : v_(v), k_(kernels()), q_(prepared_query), s_(s) {
-    const uint32_t dim = v.params.dimension;
-    if (v.params.quant != Quant::None) {
-      Quantizer qz;
-      qz.kind = v.params.quant;
-      qz.dimension = dim;
-      qz.mean.assign(v.mean, v.mean + dim);
-      qz.scale = v.scale;
-      terms_ = qz.query_terms(q_, v.params.metric);
-      s.code.resize(qz.code_bytes());
-      qz.encode(q_, s.code.data());
-    } else if (v.params.metric == Metric::Poincare) {
-      terms_.alpha = poincare_alpha(q_, dim);
+      : v_(v), k_(kernels()), q_(prepared_query), s_(s), dim_(v.params.dimension),
+        count_(v.params.count) {
+    if (Q != Quant::None) {
+      terms_ = query_terms(v.mean, dim_, q_, M);
+      s.code.resize(v.code_bytes);
+      encode_code(Q, v.mean, v.scale, dim_, q_, s.code.data());
+      qcode_ = s.code.data();
+      scale2_ = v.scale * v.scale;
+      data_ = v.codes;
+      stride_ = v.code_bytes;
+    } else {
+      if (M == Metric::Poincare) terms_.alpha = poincare_alpha(q_, dim_);
+      data_ = reinterpret_cast<const uint8_t*>(v.vectors);
+      stride_ = size_t(dim_) * 4;
     }
+    if (Q == Quant::Binary) {
+      const uint32_t bits = v.code_bytes * 8;  // pad bits are 0, but a mapped code may lie
+      if (s.cos_dimension != dim_ || s.cos_table.size() != bits + 1) {
+        s.cos_table.resize(bits + 1);
+        for (uint32_t h = 0; h <= bits; h++)
+          s.cos_table[h] = std::cos(3.14159265358979f * float(std::min(h, dim_)) / float(dim_));
+        s.cos_dimension = dim_;
+      }
+      cos_ = s.cos_table.data();
+    }
+    if (s.fresh.size() < v.m0) s.fresh.resize(v.m0);
   }
 
   float exact(uint32_t pos) const {
-    return exact_key(v_.params.metric, k_, q_, v_.vector(pos), v_.params.dimension, terms_.alpha,
-                     v_.aux[size_t(pos) * 4 + 2]);
+    return exact_key(M, k_, q_, v_.vector(pos), dim_, terms_.alpha,
+                     M == Metric::Poincare ? v_.aux[size_t(pos) * 4 + 2] : 1.0f);
   }
 
   float traverse_key(uint32_t pos) const {
-    if (v_.params.quant == Quant::None) return exact(pos);
-    const float* aux = v_.aux + size_t(pos) * 4;
-    float D = centred_dot(k_, v_.params.quant, s_.code.data(), v_.codes + size_t(pos) * v_.code_bytes,
-                          v_.params.dimension, v_.code_bytes, v_.scale, terms_.r, aux[0]);
-    return estimate_key(v_.params.metric, terms_, D, aux);
+    if constexpr (Q == Quant::None) {
+      return exact(pos);
+    } else {
+      const float* aux = v_.aux + size_t(pos) * 4;
+      const uint8_t* code = data_ + size_t(pos) * stride_;
+      float D;
+      if constexpr (Q == Quant::Int8) {
+        D = scale2_ * float(k_.dot_i8(reinterpret_cast<const int8_t*>(qcode_),
+                                      reinterpret_cast<const int8_t*>(code), dim_));
+      } else {
+        D = terms_.r * aux[0] * cos_[k_.hamming(qcode_, code, stride_)];
+      }
+      return estimate_key(M, terms_, D, aux);
+    }
+  }
+
+  // Start loading what traverse_key(pos) reads.
+  void prefetch(uint32_t pos, size_t lines) const {
+    prefetch_lines(data_ + size_t(pos) * stride_, stride_, lines);
+    if (Q != Quant::None || M == Metric::Poincare) hs_prefetch(v_.aux + size_t(pos) * 4);
   }
 
   uint32_t descend() const {
@@ -342,6 +417,8 @@ class Searcher {
         if (v_.upper_level[u] < l) break;
         const uint32_t* ls = v_.links_upper(u, l);
         const uint32_t n = std::min(ls[0], v_.params.m);
+        for (uint32_t j = 1; j <= n; j++)
+          if (ls[j] < v_.upper_count) prefetch(v_.upper_position[ls[j]], 2);
         for (uint32_t j = 1; j <= n; j++) {
           const uint32_t nb = ls[j];
           if (nb >= v_.upper_count) continue;
@@ -354,36 +431,45 @@ class Searcher {
   }
 
   // Layer-0 beam search; results only hold accepted records, but every node
-  // is a stepping stone (hnswlib's filtered search).
+  // is a stepping stone (hnswlib's filtered search). Stops when the nearest
+  // unexpanded candidate is farther than the worst of ef accepted results.
   void beam(uint32_t ep, uint32_t ef, const uint8_t* allow, const uint8_t* deleted) {
     auto accept = [&](uint32_t p) {
       return (!allow || bit_is_set(allow, p)) && (!deleted || !bit_is_set(deleted, p));
     };
     auto& cand = s_.cand;
     auto& top = s_.top;
+    uint32_t* fresh = s_.fresh.data();
     cand.clear();
     top.clear();
-    s_.visited.reset(v_.params.count);
+    s_.visited.reset(count_);
     float d0 = traverse_key(ep);
     s_.visited.test_and_set(ep);
     cand.push_back({d0, ep});
     if (accept(ep)) top.push_back({d0, ep});
-    const uint32_t count = v_.params.count;
+    // Long float vectors: prefetch a few lines and let the hardware stream the rest.
+    const size_t lines_ahead = 8;
     while (!cand.empty()) {
       Candidate c = cand.front();
       if (top.size() >= ef && c.key > top.front().key) break;
       std::pop_heap(cand.begin(), cand.end(), Closer());
       cand.pop_back();
+      if (!cand.empty()) hs_prefetch(v_.links0(cand.front().pos));
       const uint32_t* ls = v_.links0(c.pos);
       const uint32_t n = std::min(ls[0], v_.m0);
-#if defined(__GNUC__)
       for (uint32_t j = 1; j <= n; j++)
-        if (ls[j] < count) __builtin_prefetch(s_.visited.tags.data() + ls[j]);
-#endif
+        if (ls[j] < count_) s_.visited.prefetch(ls[j]);
+      uint32_t fresh_count = 0;
       for (uint32_t j = 1; j <= n; j++) {
         const uint32_t nb = ls[j];
-        if (nb >= count || s_.visited.test_and_set(nb)) continue;
-        float d = traverse_key(nb);
+        if (nb >= count_ || s_.visited.test_and_set(nb)) continue;
+        fresh[fresh_count++] = nb;
+        prefetch(nb, 1);
+      }
+      for (uint32_t j = 0; j < fresh_count; j++) {
+        const uint32_t nb = fresh[j];
+        if (j + 1 < fresh_count) prefetch(fresh[j + 1], lines_ahead);
+        const float d = traverse_key(nb);
         if (top.size() < ef || d < top.front().key) {
           cand.push_back({d, nb});
           std::push_heap(cand.begin(), cand.end(), Closer());
@@ -406,15 +492,17 @@ class Searcher {
       return a.key < b.key || (a.key == b.key && a.pos < b.pos);
     };
     std::sort(top.begin(), top.end(), by_key);
-    if (v_.params.quant != Quant::None) {
+    if (Q != Quant::None) {
       if (rerank && top.size() > rerank) top.resize(std::max(rerank, k));
+      const size_t vector_bytes = size_t(dim_) * 4;
+      for (const Candidate& c : top) prefetch_lines(v_.vector(c.pos), vector_bytes, 2);
       for (Candidate& c : top) c.key = exact(c.pos);
       std::sort(top.begin(), top.end(), by_key);
     }
     const uint32_t out = uint32_t(std::min<size_t>(k, top.size()));
     for (uint32_t i = 0; i < out; i++) {
       out_pos[i] = top[i].pos;
-      out_dist[i] = key_to_distance(v_.params.metric, top[i].key);
+      out_dist[i] = key_to_distance(M, top[i].key);
     }
     return out;
   }
@@ -424,13 +512,54 @@ class Searcher {
   const Kernels& k_;
   const float* q_;
   SearchScratch& s_;
+  const uint32_t dim_, count_;
   QueryTerms terms_;
+  const uint8_t* qcode_ = nullptr;
+  const uint8_t* data_ = nullptr;  // codes (quantized) or vectors, stride_ bytes per record
+  size_t stride_ = 0;
+  float scale2_ = 1;
+  const float* cos_ = nullptr;
 };
 
+template <Metric M, Quant Q>
+uint32_t graph_search(const IndexView& v, const float* query, const SearchOptions& o,
+                      SearchScratch& s, uint32_t* out_pos, float* out_dist) {
+  Searcher<M, Q> searcher(v, query, s);
+  uint32_t ef = std::max(o.ef, o.k);
+  if (Q != Quant::None) ef = std::max(ef, o.rerank);
+  searcher.beam(searcher.descend(), ef, o.allow, o.deleted);
+  return searcher.finish(o.k, o.rerank, out_pos, out_dist);
+}
+
+using GraphSearch = uint32_t (*)(const IndexView&, const float*, const SearchOptions&,
+                                 SearchScratch&, uint32_t*, float*);
+
+template <Metric M>
+GraphSearch graph_search_for(Quant q) {
+  switch (q) {
+    case Quant::Int8: return graph_search<M, Quant::Int8>;
+    case Quant::Binary: return graph_search<M, Quant::Binary>;
+    default: return graph_search<M, Quant::None>;
+  }
+}
+
+GraphSearch graph_search_for(Metric m, Quant q) {
+  switch (m) {
+    case Metric::Dot: return graph_search_for<Metric::Dot>(q);
+    case Metric::Cosine: return graph_search_for<Metric::Cosine>(q);
+    case Metric::Poincare: return graph_search_for<Metric::Poincare>(q);
+    default: return graph_search_for<Metric::L2>(q);
+  }
+}
+
 uint32_t popcount_bits(const uint8_t* bits, uint32_t n) {
-  uint32_t c = 0;
-  for (uint32_t i = 0; i < n / 8; i++) c += __builtin_popcount(bits[i]);
-  for (uint32_t i = n & ~7u; i < n; i++) c += bit_is_set(bits, i);
+  uint32_t c = 0, i = 0;
+  for (; i + 64 <= n; i += 64) {
+    uint64_t w;
+    std::memcpy(&w, bits + i / 8, 8);
+    c += uint32_t(__builtin_popcountll(w));
+  }
+  for (; i < n; i++) c += bit_is_set(bits, i);
   return c;
 }
 
@@ -443,6 +572,12 @@ void prepare_query(Metric m, const float* query, uint32_t dimension, float* out)
   }
   double s = 0;
   for (uint32_t i = 0; i < dimension; i++) s += double(query[i]) * query[i];
+  // Already unit length (the engine normalizes before hashing the vector into
+  // its Merkle leaf): keep the bits, so the stored vector is the hashed one.
+  if (std::fabs(s - 1.0) <= 1e-6) {
+    std::memcpy(out, query, size_t(dimension) * 4);
+    return;
+  }
   const double inv = s > 0 ? 1.0 / std::sqrt(s) : 0.0;
   for (uint32_t i = 0; i < dimension; i++) out[i] = float(query[i] * inv);
 }
@@ -457,17 +592,17 @@ uint32_t search(const IndexView& v, const float* query, const SearchOptions& o, 
                 float* out_dist) {
   if (v.params.count == 0 || o.k == 0) return 0;
   SearchScratch& s = scratch;
-  s.query.resize(v.params.dimension);
-  prepare_query(v.params.metric, query, v.params.dimension, s.query.data());
+  const float* q = query;
+  if (v.params.metric == Metric::Cosine) {
+    s.query.resize(v.params.dimension);
+    prepare_query(v.params.metric, query, v.params.dimension, s.query.data());
+    q = s.query.data();
+  }
   if (o.allow && popcount_bits(o.allow, v.params.count) <= o.flat_threshold) {
     return flat_search(v.params.metric, v.vectors, v.params.count, v.params.dimension, v.aux + 2, 4,
-                       s.query.data(), o.k, o.allow, o.deleted, out_pos, out_dist);
+                       q, o.k, o.allow, o.deleted, out_pos, out_dist);
   }
-  Searcher searcher(v, s.query.data(), s);
-  uint32_t ef = std::max(o.ef, o.k);
-  if (v.params.quant != Quant::None) ef = std::max(ef, o.rerank);
-  searcher.beam(searcher.descend(), ef, o.allow, o.deleted);
-  return searcher.finish(o.k, o.rerank, out_pos, out_dist);
+  return graph_search_for(v.params.metric, v.params.quant)(v, q, o, s, out_pos, out_dist);
 }
 
 uint32_t flat_search(Metric m, const float* vectors, uint32_t n, uint32_t dimension,

@@ -1,5 +1,7 @@
 #include "quantizer.h"
 
+#include "index_format.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -43,6 +45,19 @@ size_t Quantizer::code_bytes() const {
 }
 
 void Quantizer::encode(const float* v, uint8_t* code) const {
+  encode_code(kind, mean.data(), scale, dimension, v, code);
+}
+
+void Quantizer::aux(const float* v, Metric m, float* out) const {
+  aux_terms(mean.empty() ? nullptr : mean.data(), dimension, v, m, out);
+}
+
+QueryTerms Quantizer::query_terms(const float* q, Metric m) const {
+  return hs::query_terms(mean.empty() ? nullptr : mean.data(), dimension, q, m);
+}
+
+void encode_code(Quant kind, const float* mean, float scale, uint32_t dimension, const float* v,
+                 uint8_t* code) {
   if (kind == Quant::Int8) {
     const float inv = 1.0f / scale;
     for (size_t d = 0; d < dimension; d++) {
@@ -51,15 +66,15 @@ void Quantizer::encode(const float* v, uint8_t* code) const {
       code[d] = uint8_t(int8_t(x));
     }
   } else if (kind == Quant::Binary) {
-    std::memset(code, 0, code_bytes());
+    std::memset(code, 0, code_bytes_for(kind, dimension));
     for (size_t d = 0; d < dimension; d++)
       if (v[d] - mean[d] > 0) code[d >> 3] |= uint8_t(1u << (d & 7));
   }
 }
 
-void Quantizer::aux(const float* v, Metric m, float* out) const {
+void aux_terms(const float* mean, uint32_t dimension, const float* v, Metric m, float* out) {
   double r2 = 0, c = 0;
-  if (!mean.empty()) {
+  if (mean != nullptr) {
     for (size_t d = 0; d < dimension; d++) {
       double x = double(v[d]) - mean[d];
       r2 += x * x;
@@ -72,14 +87,14 @@ void Quantizer::aux(const float* v, Metric m, float* out) const {
   out[3] = 0;
 }
 
-QueryTerms Quantizer::query_terms(const float* q, Metric m) const {
+QueryTerms query_terms(const float* mean, uint32_t dimension, const float* q, Metric m) {
   float a[4];
-  aux(q, m, a);
+  aux_terms(mean, dimension, q, m, a);
   QueryTerms t;
   t.r = a[0];
   t.alpha = m == Metric::Poincare ? a[2] : 1.0f;
   double qm = 0;
-  if (!mean.empty())
+  if (mean != nullptr)
     for (size_t d = 0; d < dimension; d++) qm += double(q[d]) * mean[d];
   t.qm = float(qm);
   return t;

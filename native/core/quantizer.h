@@ -22,6 +22,13 @@ struct Quantizer {
   QueryTerms query_terms(const float* q, Metric m) const;
 };
 
+// The same operations on a mapped index's mean and scale, allocation-free (search path).
+// mean may be null (unquantized): r and c are then 0.
+void encode_code(Quant kind, const float* mean, float scale, uint32_t dimension, const float* v,
+                 uint8_t* code);
+void aux_terms(const float* mean, uint32_t dimension, const float* v, Metric m, float* out4);
+QueryTerms query_terms(const float* mean, uint32_t dimension, const float* q, Metric m);
+
 // Estimate of the centred dot (q-mean).(v-mean) from codes.
 inline float centred_dot(const Kernels& k, Quant kind, const uint8_t* qcode, const uint8_t* vcode,
                          uint32_t dimension, uint32_t code_bytes, float scale, float rq, float rv) {

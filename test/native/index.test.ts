@@ -68,6 +68,29 @@ describe('native core', () => {
     }
   }
 
+  it('stores a vector the engine already normalized bit for bit (its Merkle leaf hashes those bits)', async () => {
+    const dim = 100, n = 400;
+    const raw = randomVectors(n, dim, 31);
+    // As engine/validate.ts does it: divide each value by the float64 norm.
+    const unit = new Float32Array(raw.length);
+    for (let i = 0; i < n; i++) {
+      let sum = 0;
+      for (let d = 0; d < dim; d++) sum += raw[i * dim + d] * raw[i * dim + d];
+      const norm = Math.sqrt(sum);
+      for (let d = 0; d < dim; d++) unit[i * dim + d] = raw[i * dim + d] / norm;
+    }
+    const index = Index.open(await buildIndex(unit, { dimension: dim, metric: 'cosine', quantization: 'int8' }));
+    const bits = (v: Float32Array) => Array.from(new Uint32Array(v.buffer, v.byteOffset, v.length));
+    for (let i = 0; i < n; i++) expect(bits(index.vector(i))).toEqual(bits(unit.subarray(i * dim, (i + 1) * dim)));
+    // A vector that is not unit length is still normalized.
+    const scaled = Index.open(await buildIndex(raw, { dimension: dim, metric: 'cosine' }));
+    for (let i = 0; i < n; i += 37) {
+      const v = scaled.vector(i);
+      expect(v.reduce((s, x) => s + x * x, 0)).toBeCloseTo(1, 6);
+      for (let d = 0; d < dim; d++) expect(v[d]).toBeCloseTo(unit[i * dim + d], 6);
+    }
+  });
+
   it('builds the same bytes twice with one thread and a fixed seed', async () => {
     const base = randomVectors(2000, 16, 3);
     const a = await buildIndex(base, { dimension: 16, metric: 'l2', threads: 1, seed: 42, quantization: 'int8' });
