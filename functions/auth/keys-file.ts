@@ -2,7 +2,7 @@
 // secrets, never a secret. Written atomically (temporary file, fsync, rename,
 // fsync of the directory) with mode 0600. Format: docs/api.md "API keys".
 import { createHash, randomBytes } from 'node:crypto';
-import { open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HyperspaceError } from '../../engine/index.ts';
 import type { Access } from '../handlers.ts';
@@ -82,6 +82,7 @@ async function writeKeys(dataDir: string, keys: KeyRecord[]): Promise<void> {
   const target = keysPath(dataDir);
   const temporary = `${target}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   const body = JSON.stringify({ version: keysFormatVersion, keys } satisfies KeysFile, null, 2) + '\n';
+  await mkdir(dataDir, { recursive: true });
   const file = await open(temporary, 'wx', 0o600);
   try {
     await file.writeFile(body, 'utf8');
