@@ -1,7 +1,7 @@
 // The `hyperspace` commands other than `demo`: each one opens the data
 // directory, makes one or a few engine calls and prints the result.
 import { existsSync } from 'node:fs';
-import { HyperspaceError, HyperspaceDB, type Collection, type CollectionDescription } from '../../engine/index.ts';
+import { HyperspaceError, HyperspaceDB, indexerDefaults, type Collection, type CollectionDescription, type OpenOptions } from '../../engine/index.ts';
 import { choiceOption, intOption, jsonOption, stringOption, UsageError, type CommandSpec, type OptionSpec, type ParsedArgs } from './args.ts';
 import { ImportStopped, importSource } from './import.ts';
 import { formatCount, Progress, type ProgressOutput } from './progress.ts';
@@ -24,13 +24,19 @@ export function dataDirectory(args: ParsedArgs): string {
   return stringOption(args, 'data') ?? './data';
 }
 
-/** Open the data directory (which must exist unless `create`), run `work`, always close. */
-export async function withDatabase<T>(args: ParsedArgs, work: (db: HyperspaceDB) => Promise<T>, options: { create?: boolean } = {}): Promise<T> {
+/**
+ * Open the data directory (which must exist unless `create`), run `work`,
+ * always close. A CLI process lives for one command, so the background indexer
+ * is off unless the command asks for it: close() waits for in-flight indexing,
+ * and a merge it started on its own could keep `hyperspace search` waiting.
+ */
+export async function withDatabase<T>(args: ParsedArgs, work: (db: HyperspaceDB) => Promise<T>,
+  options: { create?: boolean; indexer?: OpenOptions['indexer'] } = {}): Promise<T> {
   const dir = dataDirectory(args);
   if (!options.create && !existsSync(dir)) {
     throw new HyperspaceError('not_found', `data directory not found: ${dir} (create a collection first, or pass --data DIR)`);
   }
-  const db = await HyperspaceDB.open(dir);
+  const db = await HyperspaceDB.open(dir, { indexer: options.indexer ?? false });
   try {
     return await work(db);
   } finally {
@@ -90,6 +96,7 @@ export const importCommand: Command = {
       batch: { type: 'string', value: 'N', default: '1000', description: 'points per upsert (1..10000); a bad point rejects its whole batch' },
       'id-prefix': { type: 'string', value: 'TEXT', default: '""', description: 'fvecs: ids are TEXT + row number (from 0)' },
       create: { type: 'boolean', description: 'create the collection if missing, with the file\'s dimension (needs --metric)' },
+      flush: { type: 'boolean', description: 'index everything still pending before exiting' },
       ...createOptions,
     },
     notes: [
@@ -99,6 +106,10 @@ export const importCommand: Command = {
       '',
       'Progress goes to stderr; the summary (count, seconds, rate) to stdout. On a bad',
       'line the import stops, naming the line; nothing of that line\'s batch is stored.',
+      'Every acknowledged batch is durable (WAL). While importing, segments are built in',
+      'the background; the rest stays in the searchable WAL tail until --flush, a later',
+      '"hyperspace flush NAME" or another process\'s indexer folds it. Segments are not',
+      'merged during an import: run "hyperspace compact NAME" afterwards.',
     ],
     examples: [
       'hyperspace import sift sift_base.fvecs --create --metric l2 --id-prefix sift-',
@@ -134,14 +145,27 @@ export const importCommand: Command = {
       try {
         const done = await importSource(collection, restOfSource, progress, first);
         io.stdout.write(`imported ${formatCount(done.count)} vectors into ${name} in ${done.seconds.toFixed(1)} s (${formatCount(Math.round(done.rate))} vectors/s)\n`);
+        if (args.options.flush) {
+          const started = performance.now();
+          await collection.flush();
+          io.stdout.write(`indexed in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
+        }
+        const d = collection.describe();
+        if (d.tailLength > 0) io.stderr.write(`${formatCount(d.tailLength)} vectors not indexed yet (searchable now by exact scan): "hyperspace flush ${name}" indexes them\n`);
+        if (d.segments > indexerDefaults.segmentsMax) io.stderr.write(`${d.segments} segments: "hyperspace compact ${name}" merges them for faster search\n`);
       } catch (e) {
         if (!(e instanceof ImportStopped)) throw e;
         io.stderr.write(`import stopped: ${formatCount(e.imported)} vectors from earlier batches were stored, nothing of the failing batch\n`);
         throw e.cause;
       }
-    }, { create: shouldCreate });
+    }, { create: shouldCreate, indexer: importIndexer });
   },
 };
+
+// Import builds segments in the background as the tail fills, but never
+// merges them: a merge rebuilds every segment, costs more than the import, and
+// close() would wait for it.
+const importIndexer = { segmentsMax: Number.MAX_SAFE_INTEGER };
 
 function formatFromExtension(file: string): 'fvecs' | 'jsonl' {
   if (/\.fvecs$/i.test(file)) return 'fvecs';
