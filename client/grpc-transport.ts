@@ -23,6 +23,16 @@ interface Route {
 }
 
 const vectorOut = (v: Vector): number[] => Array.from(v);
+
+/**
+ * protobuf would silently truncate a fraction or wrap a negative number in a
+ * uint32 field, which JSON does not: refuse such a value before sending, so
+ * that it is an error on both transports.
+ */
+function uint32(value: number | undefined, field: string): number | undefined {
+  if (value === undefined || (Number.isInteger(value) && value >= 0 && value <= 0xffff_ffff)) return value;
+  throw new HyperspaceClientError('invalid', `${field} must be an integer in 0..4294967295 on gRPC, got ${String(value)}`);
+}
 const vectorIn = (v: number[] | undefined): Float32Array => Float32Array.from(v ?? []);
 const struct = (value: Record<string, unknown> | null | undefined): WireStruct | undefined => (value ? toStruct(value) : undefined);
 
@@ -43,7 +53,7 @@ function point(p: Wire): Point {
 
 function searchQuery(q: SearchQuery): Wire {
   return {
-    vector: vectorOut(q.vector), k: q.k, ef: q.ef, filter: struct(q.filter),
+    vector: vectorOut(q.vector), k: uint32(q.k, 'k'), ef: uint32(q.ef, 'ef'), filter: struct(q.filter),
     consistency: enumToWire('CONSISTENCY', q.consistency),
     includeMetadata: q.include?.includes('metadata') ?? false, includeVector: q.include?.includes('vector') ?? false,
   };
@@ -65,8 +75,9 @@ const routes: { [O in OperationName]: Route } = {
   createCollection: {
     service: 'CollectionsService', method: 'CreateCollection',
     encode: (r: Operations['createCollection'][0]) => ({
-      name: r.name, dimension: r.dimension, metric: enumToWire('METRIC', r.metric),
-      quantization: enumToWire('QUANTIZATION', r.quantization), hnsw: r.hnsw,
+      name: r.name, dimension: uint32(r.dimension, 'dimension'), metric: enumToWire('METRIC', r.metric),
+      quantization: enumToWire('QUANTIZATION', r.quantization),
+      hnsw: r.hnsw && { m: uint32(r.hnsw.m, 'hnsw.m'), efConstruction: uint32(r.hnsw.efConstruction, 'hnsw.efConstruction') },
     }),
     decode: (r) => collectionInfo(r.collection),
   },
@@ -99,7 +110,7 @@ const routes: { [O in OperationName]: Route } = {
   count: { service: 'PointsService', method: 'Count', encode: (r) => ({ collection: r.collection, filter: struct(r.filter) }), decode: (r) => r.count ?? 0 },
   scroll: {
     service: 'PointsService', method: 'Scroll',
-    encode: (r: Operations['scroll'][0]) => ({ collection: r.collection, cursor: r.cursor ?? undefined, limit: r.limit, filter: struct(r.filter) }),
+    encode: (r: Operations['scroll'][0]) => ({ collection: r.collection, cursor: r.cursor ?? undefined, limit: uint32(r.limit, 'limit'), filter: struct(r.filter) }),
     decode: (r) => ({ points: (r.points ?? []).map(point), nextCursor: r.nextCursor || null }),
   },
   flush: { service: 'AdminService', method: 'Flush', encode: (r) => r, decode: (r) => collectionInfo(r.collection) },

@@ -91,7 +91,10 @@ export class HttpTransport implements Transport {
       headers['content-type'] = 'application/json';
       body = JSON.stringify(route.body(request));
     }
-    const timeout = call.deadlineAtMs !== undefined ? AbortSignal.timeout(Math.max(0, call.deadlineAtMs - Date.now())) : undefined;
+    const remainingMs = call.deadlineAtMs !== undefined ? Math.max(0, call.deadlineAtMs - Date.now()) : undefined;
+    // The HTTP form of a gRPC deadline: the server does not start work the caller has given up on.
+    if (remainingMs !== undefined) headers['x-timeout-ms'] = String(remainingMs);
+    const timeout = remainingMs !== undefined ? AbortSignal.timeout(remainingMs) : undefined;
     const signals = [call.signal, timeout].filter((s): s is AbortSignal => s !== undefined);
     const signal = signals.length > 1 ? AbortSignal.any(signals) : signals[0];
     let response: Response;
