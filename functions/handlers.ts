@@ -429,6 +429,7 @@ async function search(ctx: RequestContext, request: SearchRequest): Promise<Sear
   const r = fields(request, 'search request', ['collection', ...searchFields]);
   const name = collectionName(r.collection, 'collection');
   begin(ctx, 'search', name);
+  ctx.db.collection(name); // not_found before any message about the query
   return startSearch(ctx, name, r);
 }
 
@@ -436,12 +437,12 @@ async function searchBatch(ctx: RequestContext, request: SearchBatchRequest): Pr
   const r = fields(request, 'searchBatch request', ['collection', 'searches']);
   const name = collectionName(r.collection, 'collection');
   begin(ctx, 'searchBatch', name);
+  ctx.db.collection(name); // not_found before any message about the searches
   const searches = r.searches;
   if (!Array.isArray(searches)) throw new HyperspaceError('invalid', `searches must be an array, got ${typeName(searches)}`);
   if (searches.length > apiLimits.searchBatchMax) {
     throw new HyperspaceError('too_large', `search batch too large: ${searches.length} searches > ${apiLimits.searchBatchMax}`);
   }
-  ctx.db.collection(name); // not_found before any per-search message
   // Every search starts in this one synchronous loop, so all see one consistency point.
   const started: Promise<SearchResponse>[] = [];
   try {
