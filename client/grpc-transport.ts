@@ -168,5 +168,8 @@ export class GrpcTransport implements Transport {
 function clientError(error: grpc.ServiceError): HyperspaceClientError {
   const trailer = error.metadata?.get(errorKindTrailer)[0];
   const details = error.details ?? error.message;
-  return new HyperspaceClientError(kindOfGrpcStatus(error.code, trailer, details), details, { status: error.code, cause: error });
+  const retryAfterSeconds = Number(error.metadata?.get('retry-after')[0] ?? Number.NaN);
+  return new HyperspaceClientError(kindOfGrpcStatus(error.code, trailer, details), details, {
+    status: error.code, cause: error, retryAfterMs: Number.isFinite(retryAfterSeconds) && retryAfterSeconds >= 0 ? retryAfterSeconds * 1000 : undefined,
+  });
 }

@@ -6,8 +6,10 @@
 import * as grpc from '@grpc/grpc-js';
 import type { HyperspaceDB } from '../../engine/index.ts';
 import { serviceDefinition, type ServiceName } from '../../proto/index.ts';
+import { RateLimitedError } from '../auth/authenticator.ts';
 import { errorKindMetadataKey, errorTable, grpcStatus, toHyperspaceError } from '../errors.ts';
 import { operations, type OperationName, type Principal, type RequestContext } from '../handlers.ts';
+import type { Metrics } from '../metrics.ts';
 import * as codec from './codec.ts';
 
 /**
@@ -32,6 +34,8 @@ export interface GrpcServerOptions {
   concurrentStreamsMax?: number;
   /** How long close() waits for calls in flight before cancelling them. Default 10 s. */
   shutdownGraceMs?: number;
+  /** Request counts and latencies per operation and outcome, shared with the HTTP server's /metrics. */
+  metrics?: Metrics;
   /** Where unexpected (`internal`) errors are reported; their details never reach the caller. Default console.error. */
   logError?: (error: unknown, rpc: string) => void;
 }
@@ -102,9 +106,19 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
         implementation[method] = unimplemented(rpc, definition[method]!.responseStream);
       } else {
         implementation[method] = (call: grpc.ServerUnaryCall<any, any>, callback: grpc.sendUnaryData<any>) => {
+          const startedAt = process.hrtime.bigint();
+          const observe = (outcome: string) =>
+            options.metrics?.observe('grpc', route.operation, outcome, Number(process.hrtime.bigint() - startedAt) / 1e9);
           serve(options, route, call).then(
-            (response) => callback(null, response),
-            (error) => callback(serviceError(error, rpc, logError)),
+            (response) => {
+              observe('ok');
+              callback(null, response);
+            },
+            (thrown) => {
+              const status = serviceError(thrown, rpc, logError);
+              observe(status.kind);
+              callback(status);
+            },
           );
         };
       }
@@ -153,12 +167,14 @@ function metadataHeaders(metadata: grpc.Metadata): Record<string, string> {
   return headers;
 }
 
-function serviceError(thrown: unknown, rpc: string, logError: (error: unknown, rpc: string) => void): Partial<grpc.StatusObject> {
+function serviceError(thrown: unknown, rpc: string, logError: (error: unknown, rpc: string) => void): Partial<grpc.StatusObject> & { kind: string } {
   const { error, unexpected } = toHyperspaceError(thrown);
   if (unexpected) logError(thrown, rpc);
   const metadata = new grpc.Metadata();
   metadata.set(errorKindMetadataKey, error.kind);
-  return { code: errorTable[error.kind].grpc, details: error.message, metadata };
+  // The HTTP header's twin: how long a rate-limited caller should wait.
+  if (error instanceof RateLimitedError) metadata.set('retry-after', String(error.retryAfterSeconds));
+  return { code: errorTable[error.kind].grpc, details: error.message, metadata, kind: error.kind };
 }
 
 function unimplemented(rpc: string, responseStream: boolean): grpc.UntypedHandleCall {

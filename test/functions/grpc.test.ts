@@ -5,6 +5,9 @@ import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HyperspaceClient } from '../../client/index.ts';
 import { HyperspaceError } from '../../engine/index.ts';
+import { Authenticator } from '../../functions/auth/authenticator.ts';
+import { hashKey } from '../../functions/auth/keys-file.ts';
+import { Metrics } from '../../functions/metrics.ts';
 import { collectionInfo, type Principal } from '../../functions/handlers.ts';
 import { serviceDefinition, type ServiceName } from '../../proto/index.ts';
 import { randomVectors } from '../helpers/random.ts';
@@ -236,5 +239,51 @@ describe('gRPC server limits, deadlines and auth', () => {
     }
     expect(await h.db.collection('small').get('late')).toBeNull();
     expect(h.db.collection('small').describe().lastSeq).toBe(1);
+  });
+});
+
+describe('gRPC server with the API-key authenticator and shared metrics', () => {
+  const secret = 'hs_k1_0123456789abcdef';
+  let h: GrpcHarness;
+  const metrics = new Metrics();
+
+  beforeAll(async () => {
+    const authenticator = await Authenticator.open({
+      keys: [{
+        id: 'k1', name: 'test', hash: hashKey(secret), collections: ['limited'], access: 'read-write',
+        rate: { perSecond: 5, burst: 1 }, createdAt: new Date(0).toISOString(), revokedAt: null,
+      }],
+    });
+    h = await startGrpcHarness({
+      metrics,
+      authenticate: (headers) => authenticator.authenticate({ authorization: headers.authorization, apiKey: headers['x-api-key'] }),
+    });
+    await h.db.createCollection('limited', { dimension: 2, metric: 'l2' });
+    await h.db.createCollection('other', { dimension: 2, metric: 'l2' });
+  });
+  afterAll(() => h.close());
+
+  it('answers a rate-limited key with overloaded and retry-after; the SDK waits that long and retries', async () => {
+    const once = h.client({ apiKey: secret, retry: { attemptsMax: 1 } });
+    expect(await once.count('limited')).toBe(0);
+    const limited = await expectClientError(() => once.count('limited'), 'overloaded', /^rate limit exceeded for key k1: 5 requests\/s, burst 1; retry after /);
+    expect(limited.status).toBe(grpc.status.RESOURCE_EXHAUSTED);
+    expect(limited.retryAfterMs).toBeGreaterThan(0);
+    const patient = h.client({ apiKey: secret, retry: { attemptsMax: 3, delayMsBase: 1, delayMsMax: 2 } });
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    expect(await patient.count('limited')).toBe(0);
+    const started = Date.now();
+    expect(await patient.count('limited')).toBe(0);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(150);
+  });
+
+  it('scopes keys to collections and records every call in the shared metrics', async () => {
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    const client = h.client({ apiKey: secret, retry: { attemptsMax: 1 } });
+    await expectClientError(() => client.count('other'), 'forbidden', 'key k1 has no access to collection=other');
+    const text = metrics.render();
+    expect(text).toMatch(/hyperspace_requests_total\{transport="grpc",operation="count",outcome="ok"\} [1-9]/);
+    expect(text).toMatch(/hyperspace_requests_total\{transport="grpc",operation="count",outcome="overloaded"\} [1-9]/);
+    expect(text).toMatch(/hyperspace_requests_total\{transport="grpc",operation="count",outcome="forbidden"\} 1/);
   });
 });
