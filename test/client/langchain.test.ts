@@ -1,12 +1,66 @@
-// The LangChain.js vector store against running servers (gRPC and HTTP on one
-// database), with a deterministic trigram embedding.
+// The LangChain.js vector store against a running `hyperspace serve` (a child
+// process serving gRPC and HTTP on one data directory), with a deterministic
+// trigram embedding.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Document } from '@langchain/core/documents';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HyperspaceClient } from '../../client/index.ts';
 import { HyperspaceVectorStore } from '../../client/langchain.ts';
-import { startGrpcServer, type GrpcServer } from '../../functions/grpc/server.ts';
-import { startHarness, type Harness } from '../functions/http-harness.ts';
 import { TrigramEmbeddings } from './trigram-embeddings.ts';
+
+const serveFile = fileURLToPath(new URL('../../functions/serve.ts', import.meta.url));
+
+interface Serving {
+  child: ChildProcess;
+  httpBase: string;
+  grpcAddress: string;
+  directory: string;
+}
+
+/** Starts `hyperspace serve` on free ports; resolves once both servers listen and health answers. */
+async function startServeProcess(): Promise<Serving> {
+  const directory = await mkdtemp(join(tmpdir(), 'hyperspace-langchain-'));
+  const child = spawn(process.execPath, ['--import', 'tsx', serveFile, '--data', directory, '--http-port', '0', '--grpc-port', '0'],
+    { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  const onData = (chunk: Buffer) => (output += chunk);
+  child.stdout!.on('data', onData);
+  child.stderr!.on('data', onData);
+  const [httpBase, grpcAddress] = await new Promise<[string, string]>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`serve did not start: ${output}`)), 30_000);
+    const check = () => {
+      const http = /http: listening on (http:\/\/\S+)/.exec(output);
+      const grpc = /grpc: listening on (\S+)/.exec(output);
+      if (http && grpc) {
+        clearTimeout(timer);
+        resolve([http[1]!, grpc[1]!]);
+      }
+    };
+    child.stdout!.on('data', check);
+    child.stderr!.on('data', check);
+    child.once('exit', () => reject(new Error(`serve exited: ${output}`)));
+  });
+  const probe = HyperspaceClient.http(httpBase, { retry: { attemptsMax: 50, delayMsBase: 100, delayMsMax: 200 } });
+  expect((await probe.health()).serving).toBe(true);
+  return { child, httpBase, grpcAddress, directory };
+}
+
+async function stopServeProcess(serving: Serving): Promise<void> {
+  const exited = new Promise((resolve) => serving.child.once('exit', resolve));
+  serving.child.kill('SIGTERM');
+  await exited;
+  await rm(serving.directory, { recursive: true, force: true });
+}
+
+let serving: Serving;
+beforeAll(async () => {
+  serving = await startServeProcess();
+});
+afterAll(() => stopServeProcess(serving));
 
 const texts = [
   'the cat sat on the mat',
@@ -22,28 +76,21 @@ const metadatas = texts.map((_, i) => ({ topic: [0, 1, 6, 7].includes(i) ? 'anim
 const ids = ['0012', 'doc:a/b?c', '3', 'ünï', 'e', 'f', 'g', 'h'];
 
 describe.each(['grpc', 'http'] as const)('HyperspaceVectorStore over %s', (transport) => {
-  let h: Harness;
-  let grpcServer: GrpcServer;
+  const collection = `notes-${transport}`;
   let client: HyperspaceClient;
   let store: HyperspaceVectorStore;
   const embeddings = new TrigramEmbeddings(64);
 
   beforeAll(async () => {
-    h = await startHarness();
-    grpcServer = await startGrpcServer({ db: h.db, port: 0 });
-    client = transport === 'grpc' ? HyperspaceClient.grpc(`127.0.0.1:${grpcServer.port}`) : HyperspaceClient.http(h.base);
-    store = await HyperspaceVectorStore.fromTexts(texts, metadatas, embeddings, { client, collection: 'notes', ids });
+    client = transport === 'grpc' ? HyperspaceClient.grpc(serving.grpcAddress) : HyperspaceClient.http(serving.httpBase);
+    store = await HyperspaceVectorStore.fromTexts(texts, metadatas, embeddings, { client, collection, ids });
   });
-  afterAll(async () => {
-    await client.close();
-    await grpcServer.close();
-    await h.close();
-  });
+  afterAll(() => client.close());
 
   it('creates the collection from the first embedding and keeps string ids as strings', async () => {
-    const info = await client.describeCollection('notes');
+    const info = await client.describeCollection(collection);
     expect(info).toMatchObject({ dimension: 64, metric: 'cosine', count: texts.length });
-    const stored = await client.get('notes', '0012');
+    const stored = await client.get(collection, '0012');
     expect(stored?.metadata).toEqual({ topic: 'animals', n: 0, text: 'the cat sat on the mat' });
   });
 
@@ -84,13 +131,13 @@ describe.each(['grpc', 'http'] as const)('HyperspaceVectorStore over %s', (trans
     const retrieved = await store.asRetriever(1).invoke('an owl hoots at night');
     expect(retrieved.map((d) => d.id)).toEqual(['owl-1']);
     await store.delete({ ids: ['owl-1', added[1]!, 'never-existed'] });
-    expect(await client.get('notes', 'owl-1')).toBeNull();
-    expect(await client.count('notes')).toBe(texts.length);
+    expect(await client.get(collection, 'owl-1')).toBeNull();
+    expect(await client.count(collection)).toBe(texts.length);
   });
 
   it('refuses metadata the database cannot hold, naming the problem', async () => {
     await expect(store.addDocuments([new Document({ pageContent: 'x', metadata: { nested: { deep: 1 } } })], { ids: ['bad'] }))
       .rejects.toMatchObject({ kind: 'invalid' });
-    expect(await client.get('notes', 'bad')).toBeNull();
+    expect(await client.get(collection, 'bad')).toBeNull();
   });
 });
