@@ -1,6 +1,6 @@
 // One collection: the manifest's segments plus the WAL tail, evaluated at
 // one consistency point (DESIGN §4–§6).
-import { checkVector, HyperspaceError, invalid, mmapFile, type Metric } from '../native/index.ts';
+import { checkVector, HyperspaceError, invalid, mmapFile, SEARCH_DEFAULTS, type Metric } from '../native/index.ts';
 import { Bitset } from './bitset.ts';
 import { compareUtf8 } from './canonical-json.ts';
 import { matches, parseFilter, type FilterExpr } from './filter.ts';
@@ -249,9 +249,7 @@ export class Collection {
       allow = s.segment.metadata.evaluate(filter);
       const kept = allow.popcount();
       if (kept === 0) return;
-      // A selective filter leaves fewer allowed nodes per beam step: widen the beam.
-      const selectivity = kept / Math.max(1, s.segment.count);
-      ef = Math.min(limits.efMax, Math.ceil((ef ?? 64) * Math.min(8, Math.sqrt(1 / selectivity))));
+      ef = filteredEf(ef, kept / Math.max(1, s.segment.count), this.config);
     }
     const r = s.segment.index.search(query, { k, ef, allow: allow?.bytes, deleted: dead.bytes });
     for (let i = 0; i < r.positions.length; i++) {
@@ -535,6 +533,16 @@ export class Collection {
   private checkOpen(): void {
     if (this.closed) throw new HyperspaceError('unavailable', `collection is closed: name=${this.name}`);
   }
+}
+
+/**
+ * The beam of a filtered segment search: a selective filter leaves fewer
+ * allowed nodes per step, so widen it (up to 8×) from the caller's ef or the
+ * native default of this metric and quantization — never below that default.
+ */
+export function filteredEf(ef: number | undefined, selectivity: number, config: Pick<CollectionConfig, 'metric' | 'quantization'>): number {
+  const base = ef ?? SEARCH_DEFAULTS[config.metric][config.quantization].ef;
+  return Math.min(limits.efMax, Math.ceil(base * Math.min(8, Math.sqrt(1 / Math.max(selectivity, 1e-9)))));
 }
 
 function matchesEntry(filter: FilterExpr, e: TailEntry): boolean {
