@@ -2,7 +2,9 @@
 // MNIST-784 with numeric and string metadata, ground truth by exact search
 // over the allowed records only.
 import { describe, expect, it } from 'vitest';
+import { filteredEf } from '../../engine/collection.ts';
 import { HyperspaceDB, type Collection } from '../../engine/index.ts';
+import { buildIndex, Index } from '../../native/index.ts';
 import { exactTopK, loadMnistFixture, MNIST_FIXTURE } from '../fixtures/load.ts';
 import { temporaryDirectory } from './engine-helpers.ts';
 
@@ -22,15 +24,21 @@ const selectivities: { name: string; filter: object; keep: (i: number) => boolea
   { name: '0.1% (numeric equality)', filter: { bucket: { $in: [3, 4] } }, keep: (i) => bucketOf(i) === 3 || bucketOf(i) === 4 },
 ];
 
-async function recallAt10(c: Collection, filter: object, keep: (i: number) => boolean): Promise<{ recall: number; allowed: number }> {
+/** Exact top-10 among the allowed records, as positions into the training set. */
+function groundTruth(keep: (i: number) => boolean): { allowed: number[]; truth: number[][] } {
   const allowed = [...Array(n).keys()].filter(keep);
   const base = new Float32Array(allowed.length * dimension);
   allowed.forEach((i, j) => base.set(train.subarray(i * dimension, (i + 1) * dimension), j * dimension));
-  const truth = exactTopK(base, test.subarray(0, queries * dimension), dimension, 'l2', 10);
+  const { ids } = exactTopK(base, test.subarray(0, queries * dimension), dimension, 'l2', 10);
+  return { allowed, truth: ids.map((row) => [...row].map((j) => allowed[j])) };
+}
+
+async function recallAt10(c: Collection, filter: object, keep: (i: number) => boolean): Promise<{ recall: number; allowed: number }> {
+  const { allowed, truth } = groundTruth(keep);
   let found = 0, wanted = 0;
   for (let q = 0; q < queries; q++) {
     const { hits } = await c.search(test.subarray(q * dimension, (q + 1) * dimension), { k: 10, filter });
-    const expected = new Set([...truth.ids[q]].map((j) => idOf(allowed[j])));
+    const expected = new Set(truth[q].map(idOf));
     for (const h of hits) expect(keep(Number(h.id.slice(1))), `${h.id} passes the filter`).toBe(true);
     found += hits.filter((h) => expected.has(h.id)).length;
     wanted += expected.size;
@@ -81,5 +89,32 @@ describe('filtered search recall on MNIST-784', () => {
     expect(c.describe()).toMatchObject({ segments: 2, tailLength: 500, count: n });
     await expectRecall(c, 'two segments + tail');
     await db.close();
+  });
+
+  it('keeps recall@10 ≥ 0.95 on the graph path alone (no exact scan of small allow-lists), as in segments too big to scan', async () => {
+    const index = Index.open(await buildIndex(train, { dimension, metric: 'l2' }));
+    const report: string[] = [];
+    for (const s of selectivities) {
+      const { allowed, truth } = groundTruth(s.keep);
+      const allow = new Uint8Array(Math.ceil(n / 8));
+      for (const i of allowed) allow[i >> 3] |= 1 << (i & 7);
+      const ef = filteredEf(undefined, allowed.length / n, { metric: 'l2', quantization: 'none' });
+      let found = 0, wanted = 0;
+      for (let q = 0; q < queries; q++) {
+        const r = index.search(test.subarray(q * dimension, (q + 1) * dimension), { k: 10, ef, allow, flatThreshold: 0 });
+        found += [...r.positions].filter((p) => truth[q].includes(p)).length;
+        wanted += truth[q].length;
+      }
+      report.push(`graph only ${s.name}: ef ${ef}, recall@10 ${(found / wanted).toFixed(3)}`);
+      expect(found / wanted, s.name).toBeGreaterThanOrEqual(0.95);
+    }
+    console.log(report.join('\n'));
+  });
+
+  it('never narrows the beam below the default of the quantization', () => {
+    expect(filteredEf(undefined, 1, { metric: 'l2', quantization: 'binary' })).toBe(200);
+    expect(filteredEf(undefined, 0.5, { metric: 'poincare', quantization: 'binary' })).toBe(566);
+    expect(filteredEf(100, 0.01, { metric: 'l2', quantization: 'none' })).toBe(800);
+    expect(filteredEf(90_000, 0.0001, { metric: 'l2', quantization: 'none' })).toBe(100_000);
   });
 });
