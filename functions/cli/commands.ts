@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import { HyperspaceError, HyperspaceDB, indexerDefaults, type Collection, type CollectionDescription, type OpenOptions } from '../../engine/index.ts';
 import { choiceOption, intOption, jsonOption, stringOption, UsageError, type CommandSpec, type OptionSpec, type ParsedArgs } from './args.ts';
-import { ImportStopped, importSource } from './import.ts';
+import { ImportIndexer, ImportStopped, importSource } from './import.ts';
 import { formatCount, Progress, type ProgressOutput } from './progress.ts';
 import { fvecsSource, jsonlSource, type PointSource, type SourceBatch } from './readers.ts';
 
@@ -143,11 +143,14 @@ export const importCommand: Command = {
       const progress = new Progress(io.stderr, `import ${name}`, { points: source.totalPoints, bytes: source.totalBytes });
       const restOfSource: PointSource = { ...source, batches: { [Symbol.asyncIterator]: () => iterator } };
       try {
-        const done = await importSource(collection, restOfSource, progress, first);
+        const indexer = new ImportIndexer(collection, indexerDefaults.tailRecordsFlush);
+        const done = await importSource(collection, restOfSource, progress, first, indexer);
         io.stdout.write(`imported ${formatCount(done.count)} vectors into ${name} in ${done.seconds.toFixed(1)} s (${formatCount(Math.round(done.rate))} vectors/s)\n`);
-        if (args.options.flush) {
-          const started = performance.now();
-          await collection.flush();
+        const started = performance.now();
+        if (indexer.busy) io.stderr.write(`finishing the segment being built (${formatCount(indexer.runningCount)} vectors)...\n`);
+        await indexer.settle();
+        if (args.options.flush) await collection.flush();
+        if (args.options.flush || performance.now() - started > 1000) {
           io.stdout.write(`indexed in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
         }
         const d = collection.describe();
@@ -158,14 +161,9 @@ export const importCommand: Command = {
         io.stderr.write(`import stopped: ${formatCount(e.imported)} vectors from earlier batches were stored, nothing of the failing batch\n`);
         throw e.cause;
       }
-    }, { create: shouldCreate, indexer: importIndexer });
+    }, { create: shouldCreate });
   },
 };
-
-// Import builds segments in the background as the tail fills, but never
-// merges them: a merge rebuilds every segment, costs more than the import, and
-// close() would wait for it.
-const importIndexer = { segmentsMax: Number.MAX_SAFE_INTEGER };
 
 function formatFromExtension(file: string): 'fvecs' | 'jsonl' {
   if (/\.fvecs$/i.test(file)) return 'fvecs';
@@ -220,8 +218,9 @@ export const search: Command = {
         query = vectorJson as number[];
       }
       const { hits, consistency } = await c.search(query, options);
-      const shown = hits.map((h) => ({ ...h, ...(h.vector ? { vector: Array.from(h.vector) } : {}) }));
-      io.stdout.write(`${JSON.stringify({ hits: shown, consistency }, null, 2)}\n`);
+      // Valid JSON, one hit per line: readable at k=10, and `jq` takes it as is.
+      const shown = hits.map((h) => `    ${JSON.stringify({ ...h, ...(h.vector ? { vector: Array.from(h.vector) } : {}) })}`);
+      io.stdout.write(`{\n  "hits": [${shown.length ? `\n${shown.join(',\n')}\n  ` : ''}],\n  "consistency": ${JSON.stringify(consistency)}\n}\n`);
     });
   },
 };

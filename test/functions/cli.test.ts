@@ -45,7 +45,8 @@ afterAll(async () => {
   await rm(scratch, { recursive: true, force: true });
 });
 
-describe('hyperspace CLI', () => {
+// Each case spawns several CLI processes (~0.5 s each on an idle machine, far more on a busy one).
+describe('hyperspace CLI', { timeout: 240_000 }, () => {
   it('explains every command with --help: usage, options, an example', async () => {
     const names = ['create', 'import', 'search', 'stats', 'flush', 'compact', 'demo'];
     const runs = await Promise.all(names.map((name) => hyperspace(name, '--help')));
