@@ -7,9 +7,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
+import { HyperspaceClient, HyperspaceClientError } from '../../client/index.ts';
 import { HyperspaceDB } from '../../engine/index.ts';
+import { createKey } from '../../functions/auth/keys-file.ts';
 import { Router } from '../../functions/http/router.ts';
-import { isLoopback, runServe } from '../../functions/serve.ts';
+import { isLoopback, runServe, startServe } from '../../functions/serve.ts';
 import { call, expectErrorReply } from './http-harness.ts';
 
 const serveFile = fileURLToPath(new URL('../../functions/serve.ts', import.meta.url));
@@ -136,5 +138,31 @@ describe('hyperspace serve', () => {
     expectErrorReply(await call(second.base, 'GET', '/v1/collections/kept/points/y'), 404, 'not_found', 'point not found: collection=kept id="y"');
     second.child.kill('SIGTERM');
     expect(await second.exited).toBe(0);
+  });
+
+  it('serves HTTP and gRPC over one database, one key store and one /metrics', async () => {
+    const dir = await scratch();
+    const { secret } = await createKey(dir, { name: 'both', collections: '*', access: 'read-write' });
+    const running = await startServe({ data: dir, host: '127.0.0.1', httpPort: 0, grpcPort: 0, insecure: false, corsOrigins: [], bodyBytesMax: 1 << 20, drainMs: 2000 });
+    cleanup.push(() => running.close());
+    expect(running.grpc?.port).toBeGreaterThan(0);
+    const http = HyperspaceClient.http(`http://127.0.0.1:${running.http.port}`, { apiKey: secret });
+    const grpc = HyperspaceClient.grpc(`127.0.0.1:${running.grpc!.port}`, { apiKey: secret });
+    const anonymous = HyperspaceClient.grpc(`127.0.0.1:${running.grpc!.port}`, { retry: { attemptsMax: 1 } });
+    cleanup.push(async () => {
+      await Promise.all([http.close(), grpc.close(), anonymous.close()]);
+    });
+    await http.createCollection('both', { dimension: 3, metric: 'l2' });
+    await grpc.upsert('both', [{ id: 'a', vector: [1, 0, 0], metadata: { n: 1 } }, { id: 'b', vector: [0, 1, 0] }]);
+    const query = { vector: [0.9, 0.1, 0], k: 2, include: ['metadata' as const] };
+    const overHttp = await http.search('both', query);
+    expect(overHttp.hits.map((hit) => hit.id)).toEqual(['a', 'b']);
+    expect(await grpc.search('both', query)).toEqual(overHttp);
+    const refused = await anonymous.count('both').catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(HyperspaceClientError);
+    expect((refused as HyperspaceClientError).kind).toBe('unauthenticated');
+    const metrics = await call(`http://127.0.0.1:${running.http.port}`, 'GET', '/metrics', undefined, { 'x-api-key': secret });
+    expect(metrics.text).toMatch(/^hyperspace_requests_total\{transport="grpc",operation="search",outcome="ok"\} 1$/m);
+    expect(metrics.text).toMatch(/^hyperspace_requests_total\{transport="http",operation="search",outcome="ok"\} 1$/m);
   });
 });
