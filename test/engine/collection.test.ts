@@ -103,6 +103,66 @@ describe('read-your-writes', () => {
     await reopened.close();
   });
 
+  it('holds for concurrent writers sharing group commits, each reading its own writes at once', async () => {
+    const db = await HyperspaceDB.open(await temporaryDirectory(), { indexer: { tailRecordsFlush: 50, tailAgeMsFlush: 5, segmentsMax: 2 } });
+    const c = await db.createCollection('docs', { dimension, metric: 'l2' });
+    const seqs: number[] = [];
+    await Promise.all(Array.from({ length: 4 }, async (_, writer) => {
+      for (let round = 0; round < 15; round++) {
+        const ids = Array.from({ length: 5 }, (_, i) => `w${writer}-r${round}-${i}`);
+        const { seq } = await c.upsert(ids.map((id) => ({ id, vector: vectorOf(id, dimension) })));
+        seqs.push(seq);
+        for (const id of ids) expect((await c.get(id))?.vector, id).toEqual(vectorOf(id, dimension));
+        // A filter keeping every record: allow-lists this small are scanned exactly, so this checks visibility, not recall.
+        const { hits, consistency } = await c.search(vectorOf(ids[0], dimension), { k: 1, filter: { $not: { x: 1 } } });
+        expect(hits[0]).toEqual({ id: ids[0], distance: 0 });
+        expect(consistency.walSeq).toBeGreaterThanOrEqual(seq);
+        if (round % 3 === 0) {
+          await c.delete([ids[1]]);
+          expect(await c.get(ids[1])).toBeNull();
+        }
+      }
+    }));
+    expect(new Set(seqs).size).toBe(60);
+    expect(await c.count()).toBe(4 * 15 * 5 - 4 * 5);
+    expect(db.lastIndexerError).toBeUndefined();
+    await db.close();
+  });
+
+  it('stores a retried upsert with the same idempotency key once, and refuses the key for another batch', async () => {
+    const db = await HyperspaceDB.open(await temporaryDirectory(), { indexer: false });
+    const c = await db.createCollection('docs', { dimension, metric: 'l2' });
+    const batch = [{ id: 'a', vector: vectorOf('a', dimension) }];
+    const first = await c.upsert(batch, { idempotencyKey: 'request-1' });
+    await c.upsert([{ id: 'b', vector: vectorOf('b', dimension) }]);
+    expect(await c.upsert(batch, { idempotencyKey: 'request-1' })).toEqual(first);
+    expect(c.describe()).toMatchObject({ lastSeq: 2, count: 2 });
+    await expectError(() => c.upsert([{ id: 'c', vector: vectorOf('c', dimension) }], { idempotencyKey: 'request-1' }), 'conflict',
+      `idempotency key reused with a different payload: collection=docs key=request-1 seq=${first.seq}`);
+    expect(await c.get('c')).toBeNull();
+    await db.close();
+  });
+
+  it('forgets everything of a dropped collection when one of the same name is created again', async () => {
+    const dir = await temporaryDirectory();
+    const db = await HyperspaceDB.open(dir, { indexer: false });
+    const old = await db.createCollection('docs', { dimension, metric: 'l2' });
+    await old.upsert([{ id: 'a', vector: vectorOf('a', dimension) }]);
+    await old.flush();
+    await old.upsert([{ id: 'b', vector: vectorOf('b', dimension) }]);
+    await db.dropCollection('docs');
+    await expectError(() => old.get('a'), 'unavailable', 'collection is closed: name=docs');
+    const fresh = await db.createCollection('docs', { dimension: 4, metric: 'cosine' });
+    expect(fresh.describe()).toMatchObject({ count: 0, segments: 0, lastSeq: 0, manifestVersion: 0, dimension: 4 });
+    await fresh.upsert([{ id: 'c', vector: [1, 0, 0, 0] }]);
+    await db.close();
+    const reopened = await HyperspaceDB.open(dir, { indexer: false });
+    const again = reopened.collection('docs');
+    expect(await again.get('a')).toBeNull();
+    expect(await again.count()).toBe(1);
+    await reopened.close();
+  });
+
   it('skips the unindexed tail only for eventual reads, at the manifest\'s consistency point', async () => {
     const db = await HyperspaceDB.open(await temporaryDirectory(), { indexer: false });
     const c = await db.createCollection('docs', { dimension, metric: 'l2' });
