@@ -11,6 +11,9 @@ const formatVersion = 1;
 const segmentMagic = new TextEncoder().encode('HSDBWAL\0');
 const twoTo32 = 2 ** 32;
 
+/** CRC-32C with chaining; the Node stores pass the native hardware one. */
+export type Checksum = (bytes: Uint8Array, crc?: number) => number;
+
 export function segmentFileName(firstSeq: number): string {
   return `${String(firstSeq).padStart(20, '0')}.log`;
 }
@@ -112,7 +115,12 @@ export type RecordDamage = 'truncated' | 'checksum';
  * checksum holds but whose contents are invalid was written that way:
  * corruption, thrown at once.
  */
-export function decodeRecord(path: string, bytes: Uint8Array, offset: number): DecodedRecord | RecordDamage {
+export function decodeRecord(
+  path: string,
+  bytes: Uint8Array,
+  offset: number,
+  checksum: Checksum = crc32c,
+): DecodedRecord | RecordDamage {
   const remaining = bytes.length - offset;
   if (remaining < recordHeaderBytes) return 'truncated';
   const view = new DataView(bytes.buffer, bytes.byteOffset + offset, remaining);
@@ -126,7 +134,7 @@ export function decodeRecord(path: string, bytes: Uint8Array, offset: number): D
   if (headerCrc !== view.getUint32(4, true)) return 'checksum';
   const payload = record.subarray(recordHeaderBytes + keyLength);
   const payloadCrc = view.getUint32(32, true);
-  if (crc32c(payload) !== payloadCrc) return 'checksum';
+  if (checksum(payload) !== payloadCrc) return 'checksum';
   const corrupt = (why: string) => new HyperspaceError('data', `wal record ${why}: file=${path} offset=${offset}`);
   const seq = getU64(view, 8);
   const appendedAtMs = getU64(view, 16);
@@ -162,16 +170,22 @@ export interface ScannedSegment {
  * in the last segment may a damaged tail be the unacknowledged last group, which
  * is cut off; any other damage throws a `data` error naming file and offset.
  */
-export function scanSegment(path: string, bytes: Uint8Array, firstSeq: number, isLastSegment: boolean): ScannedSegment {
+export function scanSegment(
+  path: string,
+  bytes: Uint8Array,
+  firstSeq: number,
+  isLastSegment: boolean,
+  checksum: Checksum = crc32c,
+): ScannedSegment {
   verifySegmentHeader(path, bytes, firstSeq);
   const records: DecodedRecord[] = [];
   const offsets: number[] = [];
   let offset = segmentHeaderBytes;
   let expectedSeq = firstSeq;
   while (offset < bytes.length) {
-    const decoded = decodeRecord(path, bytes, offset);
+    const decoded = decodeRecord(path, bytes, offset, checksum);
     if (typeof decoded === 'string') {
-      if (!isLastSegment || laterGroupFollows(path, bytes, offset, expectedSeq)) {
+      if (!isLastSegment || laterGroupFollows(path, bytes, offset, expectedSeq, checksum)) {
         throw damageError(path, offset, decoded);
       }
       return { records, offsets, validBytes: offset };
@@ -195,7 +209,13 @@ export function scanSegment(path: string, bytes: Uint8Array, firstSeq: number, i
  * later group than the one that should hold `expectedSeq`; that group was only
  * written after the damaged one had been synced and acknowledged.
  */
-function laterGroupFollows(path: string, bytes: Uint8Array, damageOffset: number, expectedSeq: number): boolean {
+function laterGroupFollows(
+  path: string,
+  bytes: Uint8Array,
+  damageOffset: number,
+  expectedSeq: number,
+  checksum: Checksum,
+): boolean {
   const seqMax = expectedSeq + Math.floor((bytes.length - damageOffset) / recordHeaderBytes);
   const view = viewOf(bytes);
   for (let offset = damageOffset + 1; offset + recordHeaderBytes <= bytes.length; offset++) {
@@ -203,7 +223,7 @@ function laterGroupFollows(path: string, bytes: Uint8Array, damageOffset: number
     if (!(seq > expectedSeq && seq <= seqMax)) continue;
     let decoded: DecodedRecord | RecordDamage;
     try {
-      decoded = decodeRecord(path, bytes, offset);
+      decoded = decodeRecord(path, bytes, offset, checksum);
     } catch {
       continue;
     }
