@@ -251,7 +251,7 @@ describe('gRPC server with the API-key authenticator and shared metrics', () => 
     const authenticator = await Authenticator.open({
       keys: [{
         id: 'k1', name: 'test', hash: hashKey(secret), collections: ['limited'], access: 'read-write',
-        rate: { perSecond: 5, burst: 1 }, createdAt: new Date(0).toISOString(), revokedAt: null,
+        rate: { perSecond: 1, burst: 1 }, createdAt: new Date(0).toISOString(), revokedAt: null,
       }],
     });
     h = await startGrpcHarness({
@@ -266,19 +266,19 @@ describe('gRPC server with the API-key authenticator and shared metrics', () => 
   it('answers a rate-limited key with overloaded and retry-after; the SDK waits that long and retries', async () => {
     const once = h.client({ apiKey: secret, retry: { attemptsMax: 1 } });
     expect(await once.count('limited')).toBe(0);
-    const limited = await expectClientError(() => once.count('limited'), 'overloaded', /^rate limit exceeded for key k1: 5 requests\/s, burst 1; retry after /);
+    const limited = await expectClientError(() => once.count('limited'), 'overloaded', /^rate limit exceeded for key k1: 1 requests\/s, burst 1; retry after /);
     expect(limited.status).toBe(grpc.status.RESOURCE_EXHAUSTED);
     expect(limited.retryAfterMs).toBeGreaterThan(0);
     const patient = h.client({ apiKey: secret, retry: { attemptsMax: 3, delayMsBase: 1, delayMsMax: 2 } });
-    await new Promise((resolve) => setTimeout(resolve, 250));
+    await new Promise((resolve) => setTimeout(resolve, 1100));
     expect(await patient.count('limited')).toBe(0);
     const started = Date.now();
     expect(await patient.count('limited')).toBe(0);
-    expect(Date.now() - started).toBeGreaterThanOrEqual(150);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(700);
   });
 
   it('scopes keys to collections and records every call in the shared metrics', async () => {
-    await new Promise((resolve) => setTimeout(resolve, 250));
+    await new Promise((resolve) => setTimeout(resolve, 1100));
     const client = h.client({ apiKey: secret, retry: { attemptsMax: 1 } });
     await expectClientError(() => client.count('other'), 'forbidden', 'key k1 has no access to collection=other');
     const text = metrics.render();
