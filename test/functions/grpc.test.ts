@@ -161,6 +161,24 @@ describe('gRPC server through the SDK', () => {
     expect(error.metadata.get('hs-error-kind')).toEqual(['not_found']);
   });
 
+  it('answers raw requests with unset or out-of-range values with the engine\'s messages', async () => {
+    const refused = (service: ServiceName, method: string, request: object) =>
+      rawCall(h.address, service, method, request).then(() => { throw new Error('expected an error'); }, (e: grpc.ServiceError) => [e.code, e.details]);
+    expect(await refused('CollectionsService', 'CreateCollection', { name: 'raw', dimension: 4 }))
+      .toEqual([grpc.status.INVALID_ARGUMENT, 'metric must be one of l2, cosine, dot, poincare, got undefined']);
+    expect(await refused('CollectionsService', 'CreateCollection', { name: 'raw', metric: 'METRIC_L2' }))
+      .toEqual([grpc.status.INVALID_ARGUMENT, 'dimension must be an integer in [1, 65536], got undefined']);
+    const infinite = Array.from(vectorAt(3));
+    infinite[0] = Number.POSITIVE_INFINITY;
+    expect(await refused('PointsService', 'Upsert', { collection: 'docs', points: [{ id: 'inf', vector: infinite }] }))
+      .toEqual([grpc.status.INVALID_ARGUMENT, 'non-finite value at index 0 (point 0, id "inf")']);
+    expect(await refused('PointsService', 'Upsert', { collection: 'docs', points: [{ vector: Array.from(vectorAt(3)) }] }))
+      .toEqual([grpc.status.INVALID_ARGUMENT, expect.stringMatching(/^id must be/)]);
+    expect(await refused('PointsService', 'Search', { collection: 'docs', query: { vector: Array.from(vectorAt(3)), consistency: 'CONSISTENCY_EVENTUAL', ef: 200_000 } }))
+      .toEqual([grpc.status.INVALID_ARGUMENT, 'ef must be an integer in 1..100000, got 200000']);
+    expect(await h.db.collection('docs').get('inf')).toBeNull();
+  });
+
   it('serves health, stats and the Merkle digest; replication pulls are UNIMPLEMENTED for now', async () => {
     expect(await client.health()).toEqual({ serving: true, collections: 1 });
     const stats = await rawCall(h.address, 'AdminService', 'Stats', {});
