@@ -53,12 +53,12 @@ interface Binding {
     m: number, efConstruction: number, seed: number, threads: number): Promise<Uint8Array>;
   mmapFile(path: string): Uint8Array;
   flatSearch(vectors: Float32Array, count: number, dimension: number, metric: number, query: Float32Array,
-    k: number, allow?: Uint8Array | null, deleted?: Uint8Array | null): SearchResult;
+    k: number, allow: Uint8Array | null, deleted: Uint8Array | null, outPositions: Uint32Array, outDistances: Float32Array): number;
   NativeIndex: new (bytes: Uint8Array, verify: boolean) => NativeIndexHandle;
 }
 interface NativeIndexHandle {
   search(query: Float32Array, k: number, ef: number, rerank: number, flatThreshold: number,
-    allow: Uint8Array | null, deleted: Uint8Array | null): SearchResult;
+    allow: Uint8Array | null, deleted: Uint8Array | null, outPositions: Uint32Array, outDistances: Float32Array): number;
   searchBatch(queries: Float32Array, options: NativeSearchOptions, threads: number): Promise<BatchResult>;
   info(): { dimension: number; count: number; metric: number; quantization: number; m: number;
     efConstruction: number; maxLevel: number; bytes: number; vectorsOffset: number };
@@ -69,6 +69,15 @@ interface NativeSearchOptions {
 }
 
 const binding: Binding = createRequire(import.meta.url)('../build/Release/hyperspace_native.node');
+
+// Native calls write results here and the facade copies out what it returns:
+// typed arrays created by the addon cost microseconds each, slices made here
+// cost tens of nanoseconds. JS is single-threaded, so one pair serves every call.
+const scratchPositions = new Uint32Array(K_MAX);
+const scratchDistances = new Float32Array(K_MAX);
+function results(count: number): SearchResult {
+  return { positions: scratchPositions.slice(0, count), distances: scratchDistances.slice(0, count) };
+}
 
 export interface SearchResult {
   /** Record positions (build input order), ascending by distance. */
@@ -278,7 +287,8 @@ export class Index {
   search(query: Float32Array, options: SearchOptions): SearchResult {
     const o = this.options(options);
     checkVector(query, this.dimension, this.metric, 'query');
-    return this.handle.search(query, o.k, o.ef, o.rerank, o.flatThreshold, o.allow, o.deleted);
+    return results(this.handle.search(query, o.k, o.ef, o.rerank, o.flatThreshold, o.allow, o.deleted,
+      scratchPositions, scratchDistances));
   }
 
   /** Many queries (row-major) on a worker pool off the JS thread. */
@@ -304,8 +314,9 @@ export function flatSearch(vectors: Float32Array, query: Float32Array,
   const count = vectors.length / dimension;
   const k = checkInt('k', options.k, 1, K_MAX);
   checkVector(query, dimension, metric, 'query');
-  return binding.flatSearch(vectors, count, dimension, METRIC_CODE[metric], query, k,
-    checkBits('allow', options.allow, count), checkBits('deleted', options.deleted, count));
+  return results(binding.flatSearch(vectors, count, dimension, METRIC_CODE[metric], query, k,
+    checkBits('allow', options.allow, count), checkBits('deleted', options.deleted, count),
+    scratchPositions, scratchDistances));
 }
 
 /** The distance between two vectors as search reports it (DESIGN §6). */

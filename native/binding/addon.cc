@@ -130,7 +130,22 @@ Napi::Value MmapFile(const Napi::CallbackInfo& info) {
       hint);
 }
 
-// flatSearch(vectors, count, dimension, metric, query, k, allow, deleted)
+// Results go into caller-owned arrays (the facade's reusable scratch): typed
+// arrays created here cost microseconds each, more than a small search.
+// Returns { positions, distances } views of `count` results.
+struct Output {
+  uint32_t* positions;
+  float* distances;
+};
+Output output_arrays(const Napi::Value& positions, const Napi::Value& distances, uint32_t k) {
+  auto pos = positions.As<Napi::Uint32Array>();
+  auto dist = distances.As<Napi::Float32Array>();
+  if (pos.ElementLength() < k || dist.ElementLength() < k)
+    throw Napi::RangeError::New(positions.Env(), "output arrays shorter than k");
+  return {pos.Data(), dist.Data()};
+}
+
+// flatSearch(vectors, count, dimension, metric, query, k, allow, deleted, outPositions, outDistances) -> n
 Napi::Value FlatSearch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto vectors = info[0].As<Napi::Float32Array>();
@@ -143,17 +158,14 @@ Napi::Value FlatSearch(const Napi::CallbackInfo& info) {
     throw Napi::RangeError::New(env, "flatSearch: sizes do not match");
   const uint8_t* allow = optional_bits(info[6], count, "allow");
   const uint8_t* deleted = optional_bits(info[7], count, "deleted");
-  std::vector<float> q(dim);
-  hs::prepare_query(metric, query.Data(), dim, q.data());
   k = std::min(k, count);
-  auto pos = Napi::Uint32Array::New(env, k);
-  auto dist = Napi::Float32Array::New(env, k);
+  Output out = output_arrays(info[8], info[9], k);
+  thread_local std::vector<float> q;
+  q.resize(dim);
+  hs::prepare_query(metric, query.Data(), dim, q.data());
   uint32_t n = hs::flat_search(metric, vectors.Data(), count, dim, nullptr, 0, q.data(), k, allow,
-                               deleted, pos.Data(), dist.Data());
-  Napi::Object out = Napi::Object::New(env);
-  out.Set("positions", n == k ? pos : Napi::Uint32Array::New(env, n, pos.ArrayBuffer(), 0));
-  out.Set("distances", n == k ? dist : Napi::Float32Array::New(env, n, dist.ArrayBuffer(), 0));
-  return out;
+                               deleted, out.positions, out.distances);
+  return Napi::Number::New(env, n);
 }
 
 hs::SearchOptions search_options(const Napi::Object& o, uint32_t count) {
@@ -205,8 +217,9 @@ class NativeIndex : public Napi::ObjectWrap<NativeIndex> {
     return o;
   }
 
-  // search(query, k, ef, rerank, flatThreshold, allow, deleted) -> { positions, distances }
-  // Positional arguments: reading an options object costs more than a small query.
+  // search(query, k, ef, rerank, flatThreshold, allow, deleted, outPositions, outDistances) -> n
+  // Positional arguments and caller-owned outputs: building an options object
+  // or new typed arrays here costs more than a small search.
   Napi::Value Search(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     auto query = info[0].As<Napi::Float32Array>();
@@ -219,14 +232,9 @@ class NativeIndex : public Napi::ObjectWrap<NativeIndex> {
     o.flat_threshold = info[4].As<Napi::Number>().Uint32Value();
     o.allow = optional_bits(info[5], view_.params.count, "allow");
     o.deleted = optional_bits(info[6], view_.params.count, "deleted");
-    uint32_t k = std::min(o.k, view_.params.count);
-    auto pos = Napi::Uint32Array::New(env, k);
-    auto dist = Napi::Float32Array::New(env, k);
-    uint32_t n = hs::search(view_, query.Data(), o, pos.Data(), dist.Data());
-    Napi::Object out = Napi::Object::New(env);
-    out.Set("positions", n == k ? pos : Napi::Uint32Array::New(env, n, pos.ArrayBuffer(), 0));
-    out.Set("distances", n == k ? dist : Napi::Float32Array::New(env, n, dist.ArrayBuffer(), 0));
-    return out;
+    o.k = std::min(o.k, view_.params.count);
+    Output out = output_arrays(info[7], info[8], o.k);
+    return Napi::Number::New(env, hs::search(view_, query.Data(), o, out.positions, out.distances));
   }
 
   class BatchWorker : public Napi::AsyncWorker {

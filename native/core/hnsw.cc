@@ -389,21 +389,34 @@ class Searcher {
     } else {
       const float* aux = v_.aux + size_t(pos) * 4;
       const uint8_t* code = data_ + size_t(pos) * stride_;
-      float D;
       if constexpr (Q == Quant::Int8) {
-        D = scale2_ * float(k_.dot_i8(reinterpret_cast<const int8_t*>(qcode_),
-                                      reinterpret_cast<const int8_t*>(code), dim_));
+        const auto* qc = reinterpret_cast<const int8_t*>(qcode_);
+        const auto* vc = reinterpret_cast<const int8_t*>(code);
+        if constexpr (M == Metric::Dot) {
+          return estimate_key(M, terms_, scale2_ * float(k_.dot_i8(qc, vc, dim_)), aux);
+        } else {
+          // ‖q−v‖² straight from the codes: the error terms shrink with ‖q−v‖,
+          // so near neighbours rank best, and no per-record term is read.
+          const float l2 = scale2_ * float(k_.l2sq_i8(qc, vc, dim_));
+          if constexpr (M == Metric::L2) return l2;
+          if constexpr (M == Metric::Cosine) return 0.5f * l2;  // unit vectors: 1 − q·v = ‖q−v‖²/2
+          return l2 / (terms_.alpha * aux[2]);
+        }
       } else {
-        D = terms_.r * aux[0] * cos_[k_.hamming(qcode_, code, stride_)];
+        const float D = terms_.r * aux[0] * cos_[k_.hamming(qcode_, code, stride_)];
+        return estimate_key(M, terms_, D, aux);
       }
-      return estimate_key(M, terms_, D, aux);
     }
   }
+
+  // Whether traverse_key reads the record's aux terms.
+  static constexpr bool kReadsAux =
+      Q == Quant::Binary || M == Metric::Poincare || (Q == Quant::Int8 && M == Metric::Dot);
 
   // Start loading what traverse_key(pos) reads.
   void prefetch(uint32_t pos, size_t lines) const {
     prefetch_lines(data_ + size_t(pos) * stride_, stride_, lines);
-    if (Q != Quant::None || M == Metric::Poincare) hs_prefetch(v_.aux + size_t(pos) * 4);
+    if (kReadsAux) hs_prefetch(v_.aux + size_t(pos) * 4);
   }
 
   uint32_t descend() const {

@@ -29,16 +29,4 @@ void encode_code(Quant kind, const float* mean, float scale, uint32_t dimension,
 void aux_terms(const float* mean, uint32_t dimension, const float* v, Metric m, float* out4);
 QueryTerms query_terms(const float* mean, uint32_t dimension, const float* q, Metric m);
 
-// Estimate of the centred dot (q-mean).(v-mean) from codes.
-inline float centred_dot(const Kernels& k, Quant kind, const uint8_t* qcode, const uint8_t* vcode,
-                         uint32_t dimension, uint32_t code_bytes, float scale, float rq, float rv) {
-  if (kind == Quant::Int8) {
-    int32_t d = k.dot_i8(reinterpret_cast<const int8_t*>(qcode),
-                         reinterpret_cast<const int8_t*>(vcode), dimension);
-    return scale * scale * float(d);
-  }
-  uint32_t h = k.hamming(qcode, vcode, code_bytes);
-  return rq * rv * std::cos(3.14159265358979f * float(h) / float(dimension));
-}
-
 }  // namespace hs
