@@ -22,6 +22,8 @@ export interface SearchOptions {
   filter?: unknown;
   consistency?: Consistency;
   include?: ('metadata' | 'vector')[];
+  /** Exact scan instead of HNSW (ground truth, audits); slower. */
+  exact?: boolean;
 }
 
 export interface Hit {
@@ -221,13 +223,14 @@ export class Collection {
     const filter = options.filter === undefined || options.filter === null ? null : parseFilter(options.filter);
     const consistency = options.consistency ?? 'strong';
     if (consistency !== 'strong' && consistency !== 'eventual') throw invalid(`consistency must be "strong" or "eventual", got ${JSON.stringify(consistency)}`);
+    if (options.exact !== undefined && typeof options.exact !== 'boolean') throw invalid(`exact must be a boolean, got ${typeof options.exact}`);
     const include = new Set(options.include ?? []);
     for (const what of include) if (what !== 'metadata' && what !== 'vector') throw invalid(`include may hold "metadata" and "vector", got ${JSON.stringify(what)}`);
     const candidates: { distance: number; get: () => PointRecord }[] = [];
     // Eventual reads are evaluated at the manifest's point: records the tail shadows stay visible there.
-    for (const s of this.segments) this.searchSegment(s, query, k, options.ef, filter, consistency === 'strong' ? s.dead : s.deadBase, candidates);
+    for (const s of this.segments) this.searchSegment(s, query, k, options.ef, filter, consistency === 'strong' ? s.dead : s.deadBase, candidates, options.exact === true);
     if (consistency === 'strong') {
-      for (const h of this.tail.search(query, k, filter, options.ef))
+      for (const h of this.tail.search(query, k, filter, options.ef, options.exact === true))
         candidates.push({ distance: h.distance, get: () => ({ id: h.entry.id, vector: h.entry.vector!, metadata: h.entry.metadata! }) });
     }
     candidates.sort((a, b) => a.distance - b.distance);
@@ -242,16 +245,26 @@ export class Collection {
   }
 
   private searchSegment(s: OpenSegment, query: Float32Array, k: number, efOption: number | undefined, filter: FilterExpr | null,
-    dead: Bitset, out: { distance: number; get: () => PointRecord }[]): void {
+    dead: Bitset, out: { distance: number; get: () => PointRecord }[], exact = false): void {
     let allow: Bitset | null = null;
     let ef = efOption;
+    if (exact) {
+      // An allow-list at or under the flat threshold is scanned exactly by the core.
+      allow = filter ? s.segment.metadata.evaluate(filter) : Bitset.full(s.segment.count);
+      const r = s.segment.index.search(query, { k, allow: allow.bytes, deleted: dead.bytes, flatThreshold: s.segment.count });
+      this.collectHits(s, r, out);
+      return;
+    }
     if (filter) {
       allow = s.segment.metadata.evaluate(filter);
       const kept = allow.popcount();
       if (kept === 0) return;
       ef = filteredEf(ef, kept / Math.max(1, s.segment.count), this.config);
     }
-    const r = s.segment.index.search(query, { k, ef, allow: allow?.bytes, deleted: dead.bytes });
+    this.collectHits(s, s.segment.index.search(query, { k, ef, allow: allow?.bytes, deleted: dead.bytes }), out);
+  }
+
+  private collectHits(s: OpenSegment, r: { positions: Uint32Array; distances: Float32Array }, out: { distance: number; get: () => PointRecord }[]): void {
     for (let i = 0; i < r.positions.length; i++) {
       const pos = r.positions[i];
       out.push({ distance: r.distances[i], get: () => ({ id: s.segment.id(pos), vector: s.segment.vector(pos), metadata: s.segment.metadataAt(pos) }) });

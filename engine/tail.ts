@@ -127,7 +127,7 @@ export class Tail {
   }
 
   /** Top-k over live slots passing the filter (indexed chunks, then an exact scan of the rest); hits carry entries. */
-  search(query: Float32Array, k: number, filter: FilterExpr | null, ef?: number): { entry: TailEntry; distance: number }[] {
+  search(query: Float32Array, k: number, filter: FilterExpr | null, ef?: number, exact = false): { entry: TailEntry; distance: number }[] {
     if (this.live === 0) return [];
     let allow: Uint8Array | null = null;
     if (filter) {
@@ -144,7 +144,7 @@ export class Tail {
       for (let i = 0; i < r.positions.length; i++) hits.push({ entry: this.slotEntries[start + r.positions[i]]!, distance: r.distances[i] });
     };
     let flatStart = 0;
-    for (const c of this.builtPrefix()) {
+    for (const c of exact ? [] : this.builtPrefix()) {
       const slice = (bits: Uint8Array) => bits.subarray(c.start >> 3, c.end >> 3);
       collect(c.index!.search(query, { k, ef, allow: allow && slice(allow), deleted: slice(this.deadBits) }), c.start);
       flatStart = c.end;

@@ -22,7 +22,7 @@ describe('size-tiered compaction', () => {
     const plan = c.compactionPlan(indexerDefaults)!;
     expect(plan.length).toBe(6); // all in tier 0
     const queries = clusteredVectors(20, dim, 10);
-    const before = await Promise.all(Array.from({ length: 20 }, (_, q) => c.search(queries.subarray(q * dim, (q + 1) * dim), { k: 20, ef: 8000 })));
+    const before = await Promise.all(Array.from({ length: 20 }, (_, q) => c.search(queries.subarray(q * dim, (q + 1) * dim), { k: 20, exact: true })));
     const digest = (await c.digest()).root;
     const count = await c.count();
     await c.compactInBackground(indexerDefaults);
@@ -31,8 +31,8 @@ describe('size-tiered compaction', () => {
     expect(await c.count()).toBe(count);
     expect((await c.digest()).root).toBe(digest);
     for (let q = 0; q < 20; q++) {
-      const after = await c.search(queries.subarray(q * dim, (q + 1) * dim), { k: 20, ef: 8000 });
-      expect(after.hits.map((h) => h.id)).toEqual(before[q].hits.map((h) => h.id));
+      const after = await c.search(queries.subarray(q * dim, (q + 1) * dim), { k: 20, exact: true });
+      expect(after.hits.map((h) => `${h.id}@${h.distance}`)).toEqual(before[q].hits.map((h) => `${h.id}@${h.distance}`));
     }
     for (let s = 0; s < 5; s++) expect(await c.get(`p${s * 1200 + 7}`)).toBeNull();
     expect(Array.from((await c.get('p3'))!.vector)).toEqual(Array.from(data.subarray(7502 * dim, 7503 * dim)));
