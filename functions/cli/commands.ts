@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { HyperspaceError, HyperspaceDB, indexerDefaults, type Collection, type CollectionDescription, type OpenOptions } from '../../engine/index.ts';
 import { choiceOption, intOption, jsonOption, stringOption, UsageError, type CommandSpec, type OptionSpec, type ParsedArgs } from './args.ts';
 import { ImportIndexer, ImportStopped, importSource } from './import.ts';
-import { formatCount, Progress, type ProgressOutput } from './progress.ts';
+import { countOf, formatCount, Progress, type ProgressOutput } from './progress.ts';
 import { fvecsSource, jsonlSource, type PointSource, type SourceBatch } from './readers.ts';
 
 export interface Io {
@@ -145,20 +145,20 @@ export const importCommand: Command = {
       try {
         const indexer = new ImportIndexer(collection, indexerDefaults.tailRecordsFlush);
         const done = await importSource(collection, restOfSource, progress, first, indexer);
-        io.stdout.write(`imported ${formatCount(done.count)} vectors into ${name} in ${done.seconds.toFixed(1)} s (${formatCount(Math.round(done.rate))} vectors/s)\n`);
+        io.stdout.write(`imported ${countOf(done.count, 'vector')} into ${name} in ${done.seconds.toFixed(1)} s (${formatCount(Math.round(done.rate))} vectors/s)\n`);
         const started = performance.now();
-        if (indexer.busy) io.stderr.write(`finishing the segment being built (${formatCount(indexer.runningCount)} vectors)...\n`);
+        if (indexer.busy) io.stderr.write(`finishing the segment being built (${countOf(indexer.runningCount, 'vector')})...\n`);
         await indexer.settle();
         if (args.options.flush) await collection.flush();
         if (args.options.flush || performance.now() - started > 1000) {
           io.stdout.write(`indexed in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
         }
         const d = collection.describe();
-        if (d.tailLength > 0) io.stderr.write(`${formatCount(d.tailLength)} vectors not indexed yet (searchable now by exact scan): "hyperspace flush ${name}" indexes them\n`);
+        if (d.tailLength > 0) io.stderr.write(`${countOf(d.tailLength, 'vector')} not indexed yet (searchable now by exact scan): "hyperspace flush ${name}" indexes them\n`);
         if (d.segments > indexerDefaults.segmentsMax) io.stderr.write(`${d.segments} segments: "hyperspace compact ${name}" merges them for faster search\n`);
       } catch (e) {
         if (!(e instanceof ImportStopped)) throw e;
-        io.stderr.write(`import stopped: ${formatCount(e.imported)} vectors from earlier batches were stored, nothing of the failing batch\n`);
+        io.stderr.write(`import stopped: ${countOf(e.imported, 'vector')} from earlier batches were stored, nothing of the failing batch\n`);
         throw e.cause;
       }
     }, { create: shouldCreate });
@@ -284,7 +284,7 @@ function maintenance(name: 'flush' | 'compact', summary: string): Command {
         await (name === 'flush' ? c.flush() : c.compact());
         const d = c.describe();
         const seconds = ((performance.now() - started) / 1000).toFixed(1);
-        io.stdout.write(`${name === 'flush' ? 'flushed' : 'compacted'} ${collectionName} in ${seconds} s: ${formatCount(d.count)} points in ${d.segments} segment${d.segments === 1 ? '' : 's'} (${formatBytes(d.segmentBytes)}), tail ${formatCount(d.tailLength)}, manifest v${d.manifestVersion}\n`);
+        io.stdout.write(`${name === 'flush' ? 'flushed' : 'compacted'} ${collectionName} in ${seconds} s: ${countOf(d.count, 'point')} in ${countOf(d.segments, 'segment')} (${formatBytes(d.segmentBytes)}), tail ${formatCount(d.tailLength)}, manifest v${d.manifestVersion}\n`);
       });
     },
   };

@@ -10,7 +10,7 @@ import type { Collection, PointInput } from '../../engine/index.ts';
 import { intOption, type ParsedArgs } from './args.ts';
 import { dataDirectory, withDatabase, type Command, type Io } from './commands.ts';
 import { importSource } from './import.ts';
-import { formatCount, Progress } from './progress.ts';
+import { countOf, formatCount, Progress } from './progress.ts';
 import type { PointSource, SourceBatch } from './readers.ts';
 
 const collectionName = 'mnist';
@@ -55,7 +55,7 @@ export const demo: Command = {
       const flushMs = performance.now();
       await collection.flush();
       const d = collection.describe();
-      out(`Indexed: ${formatCount(d.count)} points in ${d.segments} HNSW segment${d.segments === 1 ? '' : 's'} (flush took ${((performance.now() - flushMs) / 1000).toFixed(1)} s)`);
+      out(`Indexed: ${countOf(d.count, 'point')} in ${countOf(d.segments, 'HNSW segment')} (flush took ${((performance.now() - flushMs) / 1000).toFixed(1)} s)`);
       out();
       await measure(collection, train, test, Math.min(d.count, MNIST_FIXTURE.trainCount), ef, io);
     }, { create: true });
@@ -66,7 +66,7 @@ export const demo: Command = {
     out(`  npx hyperspace search ${collectionName} --id mnist-0 --k 5 --include metadata${data}`);
     out(`  npx hyperspace search ${collectionName} --id mnist-0 --filter '{"row": {"$gte": 2500}}'${data}`);
     out(`  npx hyperspace create docs --dimension 3 --metric cosine${data}`);
-    out(`  echo '{"id": "a", "vector": [1, 0, 0], "metadata": {"lang": "en"}}' > docs.jsonl && npx hyperspace import docs docs.jsonl${data}`);
+    out(`  echo '{"id": "a", "vector": [1, 0, 0], "metadata": {"lang": "en"}}' > /tmp/docs.jsonl && npx hyperspace import docs /tmp/docs.jsonl${data}`);
     out(`  npx hyperspace --help`);
   },
 };
