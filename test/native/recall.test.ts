@@ -1,11 +1,13 @@
 // Recall@10 at the default search settings (native/index.ts SEARCH_DEFAULTS),
 // measured against an exact float64 scan (test/fixtures/exact-top-k.ts) that
-// shares no code with the native core. The defaults come from the benchmark
-// on the full data sets (docs/benchmarks.md); these subsets check they hold.
+// shares no code with the native core, on real data: MNIST-784 (l2) and GloVe
+// 6B 100-d (cosine) subsets from test/fixtures/, and hierarchies in the
+// Poincaré ball. The defaults come from the benchmark on the full data sets
+// (docs/benchmarks.md); these subsets check that they hold.
 import { describe, expect, it } from 'vitest';
 import { buildIndex, DEFAULTS, Index, SEARCH_DEFAULTS, type Metric, type Quantization } from '../../native/index.ts';
-import { exactTopK, recallAtK } from '../fixtures/exact-top-k.ts';
-import { clusteredVectors, gaussian, poincarePoints, rng } from '../helpers/random.ts';
+import { exactTopK, loadGloveFixture, loadMnistFixture, recallAtK } from '../fixtures/load.ts';
+import { gaussian, poincarePoints, rng } from '../helpers/random.ts';
 
 interface Case { name: string; metric: Metric; dimension: number; base: Float32Array; queries: Float32Array }
 
@@ -52,9 +54,10 @@ function holdOut(all: Float32Array, dimension: number, queryCount: number): { ba
 }
 
 function cases(): Case[] {
+  const mnist = loadMnistFixture(), glove = loadGloveFixture();
   return [
-    { name: 'clustered-128 (l2)', metric: 'l2', dimension: 128, ...holdOut(clusteredVectors(5200, 128, 1), 128, 200) },
-    { name: 'clustered-100 (cosine)', metric: 'cosine', dimension: 100, ...holdOut(clusteredVectors(5200, 100, 2), 100, 200) },
+    { name: 'MNIST-784 5k (l2)', metric: 'l2', dimension: 784, base: mnist.train, queries: mnist.test },
+    { name: 'GloVe-100 5k (cosine)', metric: 'cosine', dimension: 100, ...holdOut(glove.vectors, 100, 200) },
     { name: 'Poincaré hierarchy-16', metric: 'poincare', dimension: 16, ...holdOut(hierarchy(5200, 16, 3), 16, 200) },
     { name: 'Poincaré clusters-16', metric: 'poincare', dimension: 16, ...holdOut(poincarePoints(5200, 16, 4), 16, 200) },
   ];
