@@ -154,6 +154,18 @@ export class Router {
       `request body too large: ${size} bytes > ${this.bodyBytesMax} (split the batch)`), request);
   }
 
+  /** For adapters that refuse a body before it is read: the 413, counted under its route. */
+  refuseBody(bytes: number | undefined, request: Pick<HttpRequest, 'method' | 'path' | 'headers'>): HttpResponse {
+    let operation = 'unrouted';
+    try {
+      operation = match(request.method, request.path).route.operation;
+    } catch {
+      // an unknown route is still refused for its size
+    }
+    this.metrics.observe('http', operation, 'too_large', 0);
+    return this.bodyTooLarge(bytes, request);
+  }
+
   async handle(request: HttpRequest): Promise<HttpResponse> {
     const startedAt = process.hrtime.bigint();
     let operation = 'unrouted';

@@ -56,7 +56,7 @@ export async function startHttpServer(router: Router, options: HttpServerOptions
     const declared = declaredLength(req);
     if (declared !== undefined && declared > router.bodyBytesMax) {
       res.setHeader('connection', 'close');
-      send(res, router.bodyTooLarge(declared, { headers: headersOf(req) }));
+      send(res, router.refuseBody(declared, requestLine(req)));
       return;
     }
     res.writeContinue();
@@ -99,10 +99,11 @@ export async function startHttpServer(router: Router, options: HttpServerOptions
 }
 
 function serve(router: Router, req: IncomingMessage, res: ServerResponse): void {
-  const headers = headersOf(req);
+  const line = requestLine(req);
+  const headers = line.headers;
   const declared = declaredLength(req);
   if (declared !== undefined && declared > router.bodyBytesMax) {
-    send(res, router.bodyTooLarge(declared, { headers }));
+    send(res, router.refuseBody(declared, line));
     req.resume(); // discard the rest; the connection stays open
     return;
   }
@@ -115,16 +116,15 @@ function serve(router: Router, req: IncomingMessage, res: ServerResponse): void 
     if (received > router.bodyBytesMax) {
       refused = true;
       chunks.length = 0;
-      send(res, router.bodyTooLarge(undefined, { headers }));
+      send(res, router.refuseBody(undefined, line));
       return;
     }
     chunks.push(chunk);
   });
   req.on('end', () => {
     if (refused) return;
-    const path = (req.url ?? '/').split('?', 1)[0];
     const body = chunks.length === 0 ? undefined : chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
-    router.handle({ method: req.method ?? 'GET', path, headers, body }).then((response) => send(res, response), (e) => send(res, router.errorResponse(e, { headers })));
+    router.handle({ ...line, body }).then((response) => send(res, response), (e) => send(res, router.errorResponse(e, { headers })));
   });
   req.on('error', () => undefined); // the client went away; 'close' accounts for it
 }
@@ -132,6 +132,10 @@ function serve(router: Router, req: IncomingMessage, res: ServerResponse): void 
 function declaredLength(req: IncomingMessage): number | undefined {
   const value = req.headers['content-length'];
   return value === undefined ? undefined : Number(value);
+}
+
+function requestLine(req: IncomingMessage): { method: string; path: string; headers: Record<string, string | undefined> } {
+  return { method: req.method ?? 'GET', path: (req.url ?? '/').split('?', 1)[0], headers: headersOf(req) };
 }
 
 function headersOf(req: IncomingMessage): Record<string, string | undefined> {

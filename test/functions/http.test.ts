@@ -202,6 +202,7 @@ describe('body limit', () => {
     expect(big.length).toBeGreaterThan(1024 * 1024);
     expectErrorReply(await call(h.base, 'POST', '/v1/collections/docs/upsert', big), 413, 'too_large', `request body too large: ${big.length} bytes > 1048576 (split the batch)`);
     expect(await h.db.collection('docs').get('big-0')).toBeNull();
+    expect((await call(h.base, 'GET', '/metrics')).text).toMatch(/^hyperspace_requests_total\{transport="http",operation="upsert",outcome="too_large"\} [1-9]\d*$/m);
   });
 
   it('cuts a chunked body off at the limit', async () => {
