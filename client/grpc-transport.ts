@@ -22,7 +22,8 @@ interface Route {
   decode: (response: Wire) => unknown;
 }
 
-const vectorOut = (v: Vector): number[] => Array.from(v);
+// A fresh Float32Array: a native copy (Array.from walks the iterator), sent as one block by proto/vector-codec.ts.
+const vectorOut = (v: Vector): Float32Array => new Float32Array(v);
 
 /**
  * protobuf would silently truncate a fraction or wrap a negative number in a

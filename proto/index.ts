@@ -3,18 +3,11 @@
 // needs between plain JSON values and protobuf's well-known types. Shared by
 // the gRPC server (functions/grpc/) and the SDK (client/), which may not
 // import each other (DESIGN §1). Spec of the messages: hyperspace/v1/*.proto.
-import { fileURLToPath } from 'node:url';
 import * as protoLoader from '@grpc/proto-loader';
+import { protoFiles, protoRoot } from './files.ts';
+import { vectorRequestCodecs } from './vector-codec.ts';
 
-export const protoRoot = fileURLToPath(new URL('.', import.meta.url));
-
-export const protoFiles = [
-  'hyperspace/v1/common.proto',
-  'hyperspace/v1/collections.proto',
-  'hyperspace/v1/points.proto',
-  'hyperspace/v1/admin.proto',
-  'hyperspace/v1/sync.proto',
-] as const;
+export { protoFiles, protoRoot };
 
 export const serviceNames = ['CollectionsService', 'PointsService', 'AdminService', 'SyncService'] as const;
 export type ServiceName = (typeof serviceNames)[number];
@@ -42,9 +35,22 @@ export function loadHyperspaceProto(): protoLoader.PackageDefinition {
   return cached;
 }
 
-/** The method table of one service (`path`, serializers) for grpc-js `Server.addService` and `makeClientConstructor`. */
+let pointsService: protoLoader.ServiceDefinition | undefined;
+
+/**
+ * The method table of one service (`path`, serializers) for grpc-js
+ * `Server.addService` and `makeClientConstructor`. The requests that carry
+ * vectors use the block codecs of vector-codec.ts; everything else the
+ * loader's generic codec.
+ */
 export function serviceDefinition(service: ServiceName): protoLoader.ServiceDefinition {
-  return loadHyperspaceProto()[`hyperspace.v1.${service}`] as protoLoader.ServiceDefinition;
+  const definition = loadHyperspaceProto()[`hyperspace.v1.${service}`] as protoLoader.ServiceDefinition;
+  if (service !== 'PointsService') return definition;
+  pointsService ??= Object.fromEntries(Object.entries(definition).map(([name, method]) => {
+    const codec = vectorRequestCodecs[name];
+    return [name, codec ? { ...method, requestSerialize: codec.serialize, requestDeserialize: codec.deserialize } : method];
+  })) as protoLoader.ServiceDefinition;
+  return pointsService;
 }
 
 // ------------------------------------------------------------------ enums
