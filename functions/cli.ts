@@ -27,7 +27,16 @@ function mainHelp(): string {
 
 /** Runs one command line; returns the exit code (never calls process.exit, so output is flushed). */
 export async function main(argv: readonly string[], io: Io = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
-  const [name, ...rest] = argv;
+  // `--data DIR` may also come before the command: `hyperspace --data /srv/db stats`.
+  const leading: string[] = [];
+  let at = 0;
+  while (argv[at] === '--data' || argv[at]?.startsWith('--data=')) {
+    const width = argv[at] === '--data' ? 2 : 1;
+    leading.push(...argv.slice(at, at + width));
+    at += width;
+  }
+  const [name, ...afterName] = argv.slice(at);
+  const rest = [...afterName, ...leading];
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     const topic = name === 'help' ? commands.find((c) => c.spec.name === rest[0]) : undefined;
     (name === undefined ? io.stderr : io.stdout).write(topic ? commandHelp(topic.spec) : mainHelp());

@@ -145,7 +145,7 @@ describe('hyperspace CLI', { timeout: 240_000 }, () => {
 
     const json = await hyperspace('stats', 'vecs', '--json', '--data', data);
     expect(JSON.parse(json.stdout)).toMatchObject({ name: 'vecs', dimension: 8, metric: 'l2', count: 300, segments: 1, tailLength: 0, hnsw: { M: 8, efConstruction: 64 } });
-    const table = await hyperspace('stats', '--data', data);
+    const table = await hyperspace('--data', data, 'stats');
     expect(table.code).toBe(0);
     const [header, line] = table.stdout.trimEnd().split('\n');
     expect(header).toMatch(/^name\s+dimension\s+metric\s+quantization\s+M\s+efC\s+count\s+segments\s+bytes\s+tail/);
