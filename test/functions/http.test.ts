@@ -197,6 +197,18 @@ describe('body limit', () => {
     socket.destroy();
   });
 
+  it('answers Expect: 100-continue over the limit with 413 instead of 100', async () => {
+    const socket = connect(h.server.port, '127.0.0.1');
+    let received = '';
+    socket.on('data', (d) => (received += d.toString('latin1')));
+    socket.write('POST /v1/collections/docs/upsert HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: 99999999\r\n\r\n');
+    const closed = new Promise((resolve) => socket.once('close', resolve));
+    await closed; // Connection: close, since the body was never sent
+    expect(received).toMatch(/^HTTP\/1\.1 413 /);
+    expect(received).not.toContain('100 Continue');
+    expect(received).toContain('request body too large: 99999999 bytes > 1048576 (split the batch)');
+  });
+
   it('fetch with an oversized body receives the 413', async () => {
     const big = JSON.stringify({ points: Array.from({ length: 4000 }, (_, i) => ({ id: `big-${i}`, vector: row(i % 300) })) });
     expect(big.length).toBeGreaterThan(1024 * 1024);
@@ -221,6 +233,14 @@ describe('body limit', () => {
 });
 
 describe('CORS', () => {
+  it('is off by default: a request from any web origin is refused', async () => {
+    const router = new Router({ db: h.db });
+    const reply = await router.handle({ method: 'POST', path: '/v1/collections/docs/delete', headers: { origin: 'http://localhost:3000' }, body: '{"ids":["doc-2"]}' });
+    expect(reply.status).toBe(403);
+    expect(reply.headers['access-control-allow-origin']).toBeUndefined();
+    expect(await h.db.collection('docs').get('doc-2')).not.toBeNull();
+  });
+
   it('is answered for allowed origins only', async () => {
     const preflight = await fetch(`${h.base}/v1/collections/docs/search`, { method: 'OPTIONS', headers: { origin: 'https://app.example', 'access-control-request-method': 'POST' } });
     expect(preflight.status).toBe(204);
