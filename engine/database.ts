@@ -17,11 +17,14 @@ export interface OpenOptions extends Partial<TailLimits> {
 
 const LEASE_TTL_MS = 60_000;
 const TICK_MS = 50;
+/** How often the background indexer collects unreferenced files (each waits out limits.gcGraceMs). */
+const GC_EVERY_MS = 60_000;
 
 export class HyperspaceDB {
   private readonly collections = new Map<string, Collection>();
   private timer: NodeJS.Timeout | undefined;
   private ticking = false;
+  private lastGcMs = Date.now();
   private closed = false;
   private readonly indexer: IndexerOptions | false;
   private readonly owner: string;
@@ -124,11 +127,13 @@ export class HyperspaceDB {
         try {
           if (c.shouldIndex(this.indexer)) await c.flush();
           c.compactInBackground(this.indexer)?.catch((e) => { this.lastIndexerError = e as Error; });
+          if (Date.now() - this.lastGcMs >= GC_EVERY_MS) await c.gc();
         } catch (e) {
           this.lastIndexerError = e as Error;
         }
       }
     } finally {
+      if (Date.now() - this.lastGcMs >= GC_EVERY_MS) this.lastGcMs = Date.now();
       this.ticking = false;
     }
   }
