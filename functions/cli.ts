@@ -7,8 +7,10 @@ import { HyperspaceError } from '../engine/index.ts';
 import { commandHelp, parseArgs, UsageError, type CommandSpec } from './cli/args.ts';
 import { compact, create, flush, importCommand, search, stats, type Command, type Io } from './cli/commands.ts';
 import { demo } from './cli/demo.ts';
+import { keysCommand } from './auth/keys-cli.ts';
+import { serveCommand } from './serve.ts';
 
-const commands: Command[] = [create, importCommand, search, stats, flush, compact, demo];
+const commands: Command[] = [create, importCommand, search, stats, flush, compact, demo, serveCommand, keysCommand];
 
 function mainHelp(): string {
   const width = Math.max(...commands.map((c) => c.spec.name.length));
