@@ -32,7 +32,7 @@ async function answers(db: HyperspaceDB): Promise<unknown> {
   };
 }
 
-async function flipped(path: string, offset: number, check: () => Promise<void>): Promise<void> {
+async function flipped(path: string, offset: number, check: () => Promise<unknown>): Promise<void> {
   const bytes = await readFile(path);
   const original = bytes[offset];
   bytes[offset] ^= 0x5a;
