@@ -126,6 +126,38 @@ export class Collection {
     return c;
   }
 
+  /**
+   * Catch up with other processes that share the stores (serverless workers
+   * next to an indexer elsewhere): if the manifest pointer moved, install the
+   * current manifest (segments already open are kept, the tail it folded in is
+   * dropped), then apply the WAL up to its last acknowledged seq. A dropped
+   * collection is `not_found`.
+   */
+  async refresh(): Promise<void> {
+    this.checkOpen();
+    await this.exclusive(async () => {
+      const pointer = await this.stores.log.getPointer(this.name);
+      if (pointer && pointer.version > this.manifest.version) {
+        const manifest = decodeManifest(await this.stores.objects.get(pointer.key), pointer.key);
+        const open = new Map(this.segments.map((s) => [s.entry.key, s.segment]));
+        const opened = await Promise.all(manifest.segments.map((e) => open.get(e.key) ?? this.openSegment(e.key)));
+        // Inside the catch-up chain, so no commit applies records meanwhile.
+        const run = this.catchingUp.then(() => {
+          this.tail.removeUpTo(manifest.walSeq);
+          for (const seq of this.pending.keys()) if (seq <= manifest.walSeq) this.pending.delete(seq);
+          if (this.appliedSeq < manifest.walSeq) this.appliedSeq = manifest.walSeq;
+          this.digestState = undefined;
+          this.install(manifest, opened);
+        });
+        this.catchingUp = run.catch(() => undefined);
+        await run;
+      } else if (!pointer && (this.manifest.version > 0 || (await this.stores.log.getCollectionConfig(this.name)) === null)) {
+        throw new HyperspaceError('not_found', `collection not found: name=${this.name}`);
+      }
+      await this.catchUp(await this.stores.log.lastSeq(this.name));
+    });
+  }
+
   private async openSegment(key: string): Promise<Segment> {
     const path = this.stores.objects.localPath?.(key);
     const bytes = path ? mmapFile(path) : await this.stores.objects.get(key);
@@ -475,6 +507,7 @@ export class Collection {
   }
 
   private async writeSegmentFile(records: SegmentRecord[]): Promise<{ entry: SegmentEntry; segment: Segment }[]> {
+    this.checkLease();
     const written = await writeSegment(records, this.config);
     const key = segmentKey(this.name, this.epoch, ulid());
     await this.stores.objects.put(key, written.bytes);
@@ -484,6 +517,7 @@ export class Collection {
 
   /** CAS manifest v+1 in; `opened` are the open segments of `change.segments`, in order. */
   private async commitManifest(change: Pick<Manifest, 'walSeq' | 'segments' | 'deletions'>, opened: Segment[]): Promise<void> {
+    this.checkLease();
     const previous = this.manifest;
     const next: Manifest = { ...previous, ...change, version: previous.version + 1, parentVersion: previous.version, epoch: this.epoch, createdAtMs: Date.now() };
     const key = manifestKey(this.name, next.version, this.epoch);
@@ -541,6 +575,13 @@ export class Collection {
     this.closed = true;
     await this.indexing;
     await this.compacting?.catch(() => undefined);
+  }
+
+  /** Epoch 0 is no lease (a worker opened with `leases: false`): it must never write index files. */
+  private checkLease(): void {
+    if (this.epoch === 0) {
+      throw new HyperspaceError('conflict', `collection=${this.name} is open without the indexer lease (a worker sharing the stores): the indexer builds its segments`);
+    }
   }
 
   private checkOpen(): void {

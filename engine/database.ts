@@ -13,6 +13,14 @@ export interface OpenOptions extends Partial<TailLimits> {
   indexer?: Partial<IndexerOptions> | false;
   /** Lease owner name; one per process that indexes these stores. */
   owner?: string;
+  /**
+   * false: take no indexer lease (a serverless worker that shares the stores
+   * with an indexer elsewhere): it writes the WAL and reads, and refuses to
+   * write index files (`conflict`). Default true.
+   */
+  leases?: boolean;
+  /** Load only these collections (those that exist); default all. */
+  collections?: readonly string[];
 }
 
 const LEASE_TTL_MS = 60_000;
@@ -29,12 +37,14 @@ export class HyperspaceDB {
   private readonly indexer: IndexerOptions | false;
   private readonly owner: string;
   private readonly tailLimits: Partial<TailLimits>;
+  private readonly leases: boolean;
   /** The last background indexing failure, for describe/metrics. */
   lastIndexerError: Error | undefined;
 
   private constructor(private readonly stores: CollectionStores & { close?: () => Promise<void> }, options: OpenOptions) {
     this.indexer = options.indexer === false ? false : { ...indexerDefaults, ...options.indexer };
     this.owner = options.owner ?? 'embedded-indexer';
+    this.leases = options.leases !== false;
     this.tailLimits = {};
     if (options.tailRecordsMax !== undefined) this.tailLimits.tailRecordsMax = options.tailRecordsMax;
     if (options.tailBytesMax !== undefined) this.tailLimits.tailBytesMax = options.tailBytesMax;
@@ -61,7 +71,9 @@ export class HyperspaceDB {
     }
     const db = new HyperspaceDB(stores, options);
     try {
-      for (const name of await stores.log.listCollections()) await db.load(name);
+      const names = await stores.log.listCollections();
+      const only = options.collections && new Set(options.collections);
+      for (const name of names) if (!only || only.has(name)) await db.load(name);
     } catch (e) {
       await stores.close?.();
       throw e;
@@ -78,6 +90,10 @@ export class HyperspaceDB {
     if (json === null) throw new HyperspaceError('not_found', `collection not found: name=${name}`);
     const config = JSON.parse(json) as CollectionConfig;
     const collection = await Collection.open(name, config, this.stores, this.tailLimits);
+    if (!this.leases) {
+      this.collections.set(name, collection);
+      return collection;
+    }
     // Each open is a new incarnation with a new epoch, even under the same owner
     // name: a killed incarnation may have left a manifest under its epoch at the
     // next version (written, never CASed), and manifest keys carry the epoch.
@@ -95,6 +111,42 @@ export class HyperspaceDB {
     if (this.collections.has(name)) throw new HyperspaceError('conflict', `collection already exists: name=${name}`);
     await this.stores.log.putCollectionConfig(name, JSON.stringify(config), { ifAbsent: true });
     return this.load(name);
+  }
+
+  /**
+   * For a process that shares the stores with others (serverless workers):
+   * bring collection `name` up to date — load it if another process created
+   * it, forget it if another dropped it (then `not_found`), else
+   * Collection.refresh(). Without a name, sync the list of collections.
+   */
+  async refresh(name?: string): Promise<void> {
+    this.checkOpen();
+    if (name === undefined) {
+      const names = new Set(await this.stores.log.listCollections());
+      for (const known of [...this.collections.keys()]) if (!names.has(known)) await this.forget(known);
+      for (const found of names) if (!this.collections.has(found)) await this.load(found);
+      return;
+    }
+    validateCollectionName(name);
+    const c = this.collections.get(name);
+    if (!c) {
+      await this.load(name);
+      return;
+    }
+    try {
+      await c.refresh();
+    } catch (e) {
+      if (e instanceof HyperspaceError && e.kind === 'not_found' && (await this.stores.log.getCollectionConfig(name)) === null) {
+        await this.forget(name);
+      }
+      throw e;
+    }
+  }
+
+  private async forget(name: string): Promise<void> {
+    const c = this.collections.get(name);
+    this.collections.delete(name);
+    await c?.close();
   }
 
   collection(name: string): Collection {
@@ -144,6 +196,10 @@ export class HyperspaceDB {
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
     for (const c of this.collections.values()) await c.close();
+    // Give the leases up, so the next indexer (another process) need not wait out their ttl.
+    if (this.leases) {
+      for (const c of this.collections.values()) if (c.epoch > 0) await this.stores.log.releaseLease(c.name, this.owner, c.epoch).catch(() => undefined);
+    }
     await this.stores.close?.();
   }
 
