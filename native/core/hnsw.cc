@@ -353,7 +353,9 @@ class Searcher {
       : v_(v), k_(kernels()), q_(prepared_query), s_(s), dim_(v.params.dimension),
         count_(v.params.count) {
     if (Q != Quant::None) {
-      terms_ = query_terms(v.mean, dim_, q_, M);
+      // int8 l2/cosine/poincare rank by code distance: only α is needed.
+      if (Q == Quant::Binary || M == Metric::Dot) terms_ = query_terms(v.mean, dim_, q_, M);
+      else if (M == Metric::Poincare) terms_.alpha = poincare_alpha(q_, dim_);
       s.code.resize(v.code_bytes);
       encode_code(Q, v.mean, v.scale, dim_, q_, s.code.data());
       qcode_ = s.code.data();
