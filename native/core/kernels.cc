@@ -5,6 +5,10 @@
 #include <cstring>
 
 namespace hs {
+
+// kernels_wasm.cc: compiled only into the browser build (native/wasm/).
+const Kernels* wasm_kernels();
+
 namespace {
 
 const Kernels& choose_kernels() {
@@ -14,6 +18,10 @@ const Kernels& choose_kernels() {
   // every aarch64 CPU. Each returns nullptr on other builds.
   if (const Kernels* avx2 = avx2_kernels()) return *avx2;
   if (const Kernels* neon = neon_kernels()) return *neon;
+#if defined(__wasm_simd128__)
+  // SIMD128 is fixed when the module is compiled (-msimd128), not probed.
+  if (const Kernels* wasm = wasm_kernels()) return *wasm;
+#endif
   return scalar_kernels();
 }
 
