@@ -11,7 +11,8 @@ import { Segment, writeSegment, type SegmentRecord } from './segment.ts';
 import type { LogStore } from './stores/log-store.ts';
 import type { ObjectStore } from './stores/object-store.ts';
 import { Tail, type TailEntry } from './tail.ts';
-import { decodeBatch, encodeDeletes, encodeUpserts, type WalOp } from './wal-batch.ts';
+import { retainTombstones, tombstoneHorizonOf } from './sync-tombstones.ts';
+import { batchSourceSeq, decodeBatch, encodeDeletes, encodeReplicated, encodeUpserts, type WalOp } from './wal-batch.ts';
 import { validateIds, validatePoints, type CollectionConfig, type Metadata, type PointInput } from './validate.ts';
 
 export type Consistency = 'strong' | 'eventual';
@@ -57,6 +58,42 @@ export interface CollectionDescription {
   tailLength: number;
   manifestVersion: number;
   indexedSeq: number;
+  /** Present on a replica (engine/sync.ts): the leader seq it reflects, and its lag once a follower reports it. */
+  replica?: ReplicaDescription;
+}
+
+export interface ReplicaLag {
+  /** Where the leader is (its URL). */
+  leader: string;
+  /** The leader's last seq, as last seen. */
+  leaderSeq: number;
+  /** Seconds since the replica last matched the leader's then-current state. */
+  lagSeconds: number;
+  /** The last sync failure, if the last attempt failed. */
+  lastError: string | null;
+}
+
+export interface ReplicaDescription extends Partial<ReplicaLag> {
+  sourceSeq: number;
+  lagSeqs?: number;
+}
+
+/** A replicated record: the leader's content and seq (docs/format/merkle.md). */
+export interface ReplicatedRecord {
+  id: string;
+  seq: number;
+  vector: Float32Array;
+  metadata: Metadata;
+}
+
+/** What engine/sync.ts reads of a collection, at one instant (no await between reads). */
+export interface SyncView {
+  manifest: Manifest;
+  segments: readonly { entry: SegmentEntry; segment: Segment; dead: Bitset }[];
+  tail: ReadonlyMap<string, TailEntry>;
+  appliedSeq: number;
+  digest: Digest;
+  sourceSeq: number | null;
 }
 
 interface OpenSegment {
@@ -99,7 +136,11 @@ export class Collection {
   private tail: Tail;
   private appliedSeq: number;
   private digestState: Digest | undefined;
-  private pending = new Map<number, WalOp[]>();
+  /** On a replica, the leader seq its state reflects; null on a leader. */
+  private sourceSeq: number | null;
+  /** Set by a follower (functions/follow.ts) to report its lag in describe(). */
+  replicaLag: (() => ReplicaLag) | undefined;
+  private pending = new Map<number, { ops: WalOp[]; sourceSeq?: number }>();
   private catchingUp: Promise<void> = Promise.resolve();
   private indexing: Promise<unknown> = Promise.resolve();
   private tailSinceMs = 0;
@@ -114,6 +155,7 @@ export class Collection {
     this.manifest = manifest;
     this.tail = new Tail(config.dimension, config.metric);
     this.appliedSeq = manifest.walSeq;
+    this.sourceSeq = manifest.sourceSeq ?? null;
   }
 
   /** Load the current manifest, map its segments and replay the WAL tail. */
@@ -168,6 +210,7 @@ export class Collection {
 
   async upsert(points: readonly PointInput[], options: { idempotencyKey?: string } = {}): Promise<{ seq: number }> {
     this.checkOpen();
+    this.checkNotReplica();
     const records = validatePoints(this.name, this.config, points);
     if (records.length === 0) return { seq: this.appliedSeq };
     this.checkBackpressure(records.length, records.length * this.config.dimension * 4);
@@ -178,15 +221,38 @@ export class Collection {
 
   async delete(ids: readonly string[], options: { idempotencyKey?: string } = {}): Promise<{ seq: number }> {
     this.checkOpen();
+    this.checkNotReplica();
     const valid = validateIds(ids);
     if (valid.length === 0) return { seq: this.appliedSeq };
     this.checkBackpressure(valid.length, 0);
     return this.commit(encodeDeletes(valid), valid.map((id) => ({ kind: 'delete', id })), options.idempotencyKey);
   }
 
-  private async commit(payload: Uint8Array, ops: WalOp[], idempotencyKey?: string): Promise<{ seq: number }> {
+  /**
+   * A replica's write (engine/sync.ts): the leader's records with the leader's
+   * seqs, through the replica's own WAL. `sourceSeq` is the leader seq the
+   * replica reflects once this batch is applied; it never goes down.
+   */
+  async commitReplicated(upserts: readonly ReplicatedRecord[], deletes: readonly string[], sourceSeq: number): Promise<{ seq: number }> {
+    this.checkOpen();
+    if (this.sourceSeq === null && (this.appliedSeq > 0 || this.manifest.segments.length > 0)) {
+      throw new HyperspaceError('conflict', `collection=${this.name} has local writes; a replica must start empty (drop it and sync again)`);
+    }
+    if (sourceSeq < (this.sourceSeq ?? 0)) {
+      throw new HyperspaceError('conflict', `replica would move backwards: collection=${this.name} at leader seq ${this.sourceSeq} got ${sourceSeq}`);
+    }
+    this.checkBackpressure(upserts.length + deletes.length, upserts.length * this.config.dimension * 4);
+    const payload = encodeReplicated(upserts.map((r) => ({ ...r, sourceSeq: r.seq })), deletes, sourceSeq, this.config.dimension);
+    const ops: WalOp[] = [
+      ...upserts.map((r): WalOp => ({ kind: 'upsert', id: r.id, vector: r.vector, metadata: r.metadata, sourceSeq: r.seq })),
+      ...deletes.map((id): WalOp => ({ kind: 'delete', id })),
+    ];
+    return this.commit(payload, ops, undefined, sourceSeq);
+  }
+
+  private async commit(payload: Uint8Array, ops: WalOp[], idempotencyKey?: string, sourceSeq?: number): Promise<{ seq: number }> {
     const { seq } = await this.stores.log.append(this.name, payload, { idempotencyKey });
-    if (seq > this.appliedSeq) this.pending.set(seq, ops);
+    if (seq > this.appliedSeq) this.pending.set(seq, { ops, sourceSeq });
     await this.catchUp(seq); // acknowledged means visible: read-your-writes
     return { seq };
   }
@@ -205,10 +271,10 @@ export class Collection {
     const run = this.catchingUp.then(async () => {
       while (this.appliedSeq < seq) {
         const next = this.appliedSeq + 1;
-        const ops = this.pending.get(next);
-        if (ops) {
+        const pending = this.pending.get(next);
+        if (pending) {
           this.pending.delete(next);
-          this.apply(next, ops);
+          this.apply(next, pending.ops, pending.sourceSeq);
           continue;
         }
         const records = await this.stores.log.read(this.name, next, { limit: 1000 });
@@ -217,7 +283,7 @@ export class Collection {
         for (const r of records) {
           if (r.seq > seq) break;
           this.pending.delete(r.seq);
-          this.apply(r.seq, decodeBatch(r.payload, `collection=${this.name} seq=${r.seq}`));
+          this.apply(r.seq, decodeBatch(r.payload, `collection=${this.name} seq=${r.seq}`), batchSourceSeq(r.payload));
         }
       }
     });
@@ -225,17 +291,31 @@ export class Collection {
     return run;
   }
 
-  private apply(seq: number, ops: WalOp[]): void {
+  private apply(seq: number, ops: WalOp[], sourceSeq?: number): void {
     if (this.tail.size === 0) this.tailSinceMs = Date.now();
     for (const op of ops) {
-      const previous = op.kind === 'upsert' ? this.tail.upsert(op.id, seq, op.vector, op.metadata) : this.tail.delete(op.id, seq);
+      const previous = op.kind === 'upsert' ? this.tail.upsert(op.id, seq, op.vector, op.metadata, op.sourceSeq) : this.tail.delete(op.id, seq);
       if (!previous) this.shadowInSegments(op.id);
       if (this.digestState) {
-        if (op.kind === 'upsert') this.digestState.set(op.id, leafHash(op.id, seq, op.vector, op.metadata));
+        if (op.kind === 'upsert') this.digestState.set(op.id, leafHash(op.id, op.sourceSeq ?? seq, op.vector, op.metadata));
         else this.digestState.remove(op.id);
       }
     }
     this.appliedSeq = seq;
+    if (sourceSeq !== undefined) this.sourceSeq = Math.max(this.sourceSeq ?? 0, sourceSeq);
+  }
+
+  private checkNotReplica(): void {
+    if (this.sourceSeq === null) return;
+    const leader = this.replicaLag?.().leader;
+    throw new HyperspaceError('conflict', `collection=${this.name} is a read replica${leader ? ` of ${leader}` : ''}: write to the leader`);
+  }
+
+  /** @internal engine/sync.ts: the state a sync answer is computed from, synchronously. */
+  syncView(): SyncView {
+    this.checkOpen();
+    if (!this.digestState) this.digestState = this.buildDigest();
+    return { manifest: this.manifest, segments: this.segments, tail: this.tail.entries, appliedSeq: this.appliedSeq, digest: this.digestState, sourceSeq: this.sourceSeq };
   }
 
   private shadowInSegments(id: string): void {
@@ -303,7 +383,9 @@ export class Collection {
     }
   }
 
+  /** On a replica, walSeq is the leader's seq the state reflects (comparable with the leader's digest). */
   private consistencyPoint(consistency: Consistency = 'strong'): ConsistencyPoint {
+    if (this.sourceSeq !== null) return { manifestVersion: this.manifest.version, walSeq: consistency === 'strong' ? this.sourceSeq : this.manifest.sourceSeq ?? 0 };
     return { manifestVersion: this.manifest.version, walSeq: consistency === 'strong' ? this.appliedSeq : this.manifest.walSeq };
   }
 
@@ -367,7 +449,13 @@ export class Collection {
       segments: this.segments.length, segmentBytes: this.segments.reduce((n, s) => n + s.entry.bytes, 0),
       lastSeq: this.appliedSeq, tailLength: this.tail.size, manifestVersion: this.manifest.version,
       indexedSeq: this.manifest.walSeq,
+      ...(this.sourceSeq === null ? {} : { replica: this.replicaDescription(this.sourceSeq) }),
     };
+  }
+
+  private replicaDescription(sourceSeq: number): ReplicaDescription {
+    const lag = this.replicaLag?.();
+    return lag ? { sourceSeq, ...lag, lagSeqs: Math.max(0, lag.leaderSeq - sourceSeq) } : { sourceSeq };
   }
 
   /** The Merkle digest of the live records at the current consistency point (DESIGN §7). */
@@ -382,7 +470,7 @@ export class Collection {
     for (const s of this.segments)
       for (let pos = 0; pos < s.segment.count; pos++) if (!s.dead.has(pos)) d.set(s.segment.id(pos), s.segment.leaf(pos));
     for (const e of this.tail.entries.values())
-      if (!e.deleted) d.set(e.id, leafHash(e.id, e.seq, e.vector!, e.metadata!));
+      if (!e.deleted) d.set(e.id, tailLeaf(e));
     return d;
   }
 
@@ -467,12 +555,18 @@ export class Collection {
     const upTo = this.appliedSeq;
     if (upTo <= this.manifest.walSeq) return;
     const snapshot = [...this.tail.entries.values()].filter((e) => e.seq <= upTo).map((e) => ({ ...e, vector: e.vector?.slice() }));
-    const records: SegmentRecord[] = snapshot.filter((e) => !e.deleted).map((e) => ({ id: e.id, seq: e.seq, vector: e.vector!, metadata: e.metadata! }));
+    const sourceSeq = this.sourceSeq;
+    const records: SegmentRecord[] = snapshot.filter((e) => !e.deleted).map((e) => ({ id: e.id, seq: e.seq, vector: e.vector!, metadata: e.metadata!, leaf: tailLeaf(e) }));
     const deletions = new Map(this.manifest.deletions);
-    for (const e of snapshot) if (this.segments.some((s) => s.segment.positionOf(e.id) >= 0)) deletions.set(e.id, e.seq);
+    // Deletes of ids no segment holds are kept too, as tombstones for followers (engine/sync-tombstones.ts).
+    for (const e of snapshot) if (e.deleted || this.segments.some((s) => s.segment.positionOf(e.id) >= 0)) deletions.set(e.id, e.seq);
+    const older = this.segments.map((s) => s.segment);
+    const kept = retainTombstones([...deletions], (id, seq) => holdsOlder(older, id, seq), tombstoneHorizonOf(this.manifest));
     const added = records.length ? await this.writeSegmentFile(records) : [];
-    await this.commitManifest({ walSeq: upTo, segments: [...this.manifest.segments, ...added.map((a) => a.entry)], deletions: [...deletions] },
-      [...this.segments.map((s) => s.segment), ...added.map((a) => a.segment)]);
+    await this.commitManifest({
+      walSeq: upTo, segments: [...this.manifest.segments, ...added.map((a) => a.entry)], deletions: kept.deletions, tombstoneHorizon: kept.horizon,
+      ...(sourceSeq === null ? {} : { sourceSeq }),
+    }, [...this.segments.map((s) => s.segment), ...added.map((a) => a.segment)]);
     this.tail.removeUpTo(upTo);
     for (const s of this.segments) s.dead = s.deadBase.clone();
     for (const id of this.tail.entries.keys()) this.shadowInSegments(id);
@@ -497,12 +591,11 @@ export class Collection {
       const merged = new Set(group.map((s) => s.entry.key));
       const kept = this.segments.filter((s) => !merged.has(s.entry.key));
       const opened = [...kept.map((s) => s.segment), ...added.map((a) => a.segment)];
-      // A deletion entry stays while some segment still holds the id with a lower seq.
-      const deletions = this.manifest.deletions.filter(([id, seq]) => opened.some((seg) => {
-        const pos = seg.positionOf(id);
-        return pos >= 0 && seg.seq(pos) < seq;
-      }));
-      await this.commitManifest({ walSeq: this.manifest.walSeq, segments: [...kept.map((s) => s.entry), ...added.map((a) => a.entry)], deletions }, opened);
+      // A deletion entry stays while some segment still holds the id with a lower seq;
+      // the others stay as tombstones for followers, within their bound.
+      const retained = retainTombstones(this.manifest.deletions, (id, seq) => holdsOlder(opened, id, seq), tombstoneHorizonOf(this.manifest));
+      await this.commitManifest({ walSeq: this.manifest.walSeq, segments: [...kept.map((s) => s.entry), ...added.map((a) => a.entry)],
+        deletions: retained.deletions, tombstoneHorizon: retained.horizon }, opened);
     });
   }
 
@@ -516,7 +609,7 @@ export class Collection {
   }
 
   /** CAS manifest v+1 in; `opened` are the open segments of `change.segments`, in order. */
-  private async commitManifest(change: Pick<Manifest, 'walSeq' | 'segments' | 'deletions'>, opened: Segment[]): Promise<void> {
+  private async commitManifest(change: Pick<Manifest, 'walSeq' | 'segments' | 'deletions' | 'tombstoneHorizon' | 'sourceSeq'>, opened: Segment[]): Promise<void> {
     this.checkLease();
     const previous = this.manifest;
     const next: Manifest = { ...previous, ...change, version: previous.version + 1, parentVersion: previous.version, epoch: this.epoch, createdAtMs: Date.now() };
@@ -597,6 +690,19 @@ export class Collection {
 export function filteredEf(ef: number | undefined, selectivity: number, config: Pick<CollectionConfig, 'metric' | 'quantization'>): number {
   const base = ef ?? SEARCH_DEFAULTS[config.metric][config.quantization].ef;
   return Math.min(limits.efMax, Math.ceil(base * Math.min(8, Math.sqrt(1 / Math.max(selectivity, 1e-9)))));
+}
+
+/** Whether one of `segments` holds `id` with a seq below `seq` (a deletion entry still shadows it). */
+function holdsOlder(segments: readonly Segment[], id: string, seq: number): boolean {
+  return segments.some((segment) => {
+    const pos = segment.positionOf(id);
+    return pos >= 0 && segment.seq(pos) < seq;
+  });
+}
+
+/** The Merkle leaf of a live tail entry: a replicated record hashes the leader's seq. */
+export function tailLeaf(e: TailEntry): Uint8Array {
+  return leafHash(e.id, e.sourceSeq ?? e.seq, e.vector!, e.metadata!);
 }
 
 function matchesEntry(filter: FilterExpr, e: TailEntry): boolean {

@@ -49,6 +49,22 @@ export const limits = {
   // Unreferenced segments and manifests are deleted only after this long:
   // longer than any query or follower lag (DESIGN §5).
   gcGraceMs: 10 * 60 * 1000,
+  // Replication (engine/sync.ts, docs/format/merkle.md). Deletes remembered for
+  // followers past what the segments need; a follower further behind repairs.
+  tombstonesRetainedMax: 20_000,
+  // One catch-up answer: at most this many changes (a batch is never split) and
+  // about this many bytes.
+  syncChangesMax: 10_000,
+  syncChangesBytesMax: 16 * 1024 * 1024,
+  // One repair request: nodes to expand, nodes and ids to fetch; one answer's records.
+  syncNodesMax: 4096,
+  syncIdsMax: 10_000,
+  syncPullRecordsMax: 10_000,
+  syncPullBytesMax: 16 * 1024 * 1024,
+  // A repair node holding at most this many records answers with its entries;
+  // past this depth (nibbles of SHA-256(id) after the bucket byte) always.
+  syncNodeEntriesMax: 4,
+  syncNodeDepthMax: 16,
   // Segment files the local WAL keeps open; the least recently used idle ones
   // are closed past this (reopened on the next append).
   walOpenFilesMax: 256,

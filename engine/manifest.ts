@@ -24,6 +24,11 @@ export interface Manifest {
   /** [id, seq]: segment records of this id with a lower seq are dead. */
   deletions: [string, number][];
   createdAtMs: number;
+  /** Every delete with a higher seq is in `deletions` or the WAL tail; absent = walSeq
+   * (docs/format/merkle.md "Tombstones"). */
+  tombstoneHorizon?: number;
+  /** On a replica: the leader seq this state reflects; absent on a leader. */
+  sourceSeq?: number;
 }
 
 const encoder = new TextEncoder();

@@ -14,6 +14,8 @@ export interface TailEntry {
   slot: number;
   vector?: Float32Array;
   metadata?: Metadata;
+  /** A replicated record's seq on the leader: its Merkle leaf uses it (docs/format/merkle.md). */
+  sourceSeq?: number;
 }
 
 /**
@@ -60,12 +62,13 @@ export class Tail {
   }
 
   /** Apply one op; returns the entry it replaced, if any. */
-  upsert(id: string, seq: number, vector: Float32Array, metadata: Metadata): TailEntry | undefined {
+  upsert(id: string, seq: number, vector: Float32Array, metadata: Metadata, sourceSeq?: number): TailEntry | undefined {
     const previous = this.retire(id);
     const slot = this.slots++;
     this.ensureCapacity(this.slots);
     this.vectors.set(vector, slot * this.dimension);
     const entry: TailEntry = { id, seq, deleted: false, slot, vector: this.vectors.subarray(slot * this.dimension, (slot + 1) * this.dimension), metadata };
+    if (sourceSeq !== undefined) entry.sourceSeq = sourceSeq;
     this.slotEntries[slot] = entry;
     this.entries.set(id, entry);
     this.live++;
@@ -181,7 +184,7 @@ export class Tail {
     this.deadBits = new Uint8Array(Math.ceil(Math.max(1024, kept.length) / 8));
     for (const e of kept) {
       if (e.deleted) this.delete(e.id, e.seq);
-      else this.upsert(e.id, e.seq, e.vector!.slice(), e.metadata!);
+      else this.upsert(e.id, e.seq, e.vector!.slice(), e.metadata!, e.sourceSeq);
     }
   }
 }

@@ -1,0 +1,745 @@
+// Replication by Merkle digest (DESIGN §7): catch-up by sequence, repair of
+// unknown divergence, and the binary encoding both use. Protocol, frames,
+// limits and test vectors: docs/format/merkle.md ("Catch-up", "Repair",
+// "Wire frames"). The leader side answers from one synchronous view of the
+// collection (no await between reads), so every answer describes one
+// consistency point; the replica side is transport-free (a SyncSource moves
+// the bytes and counts them).
+import { crc32c, dataError, HyperspaceError } from '../native/index.ts';
+import { canonicalJsonBytes } from './canonical-json.ts';
+import type { Collection, ReplicatedRecord, SyncView } from './collection.ts';
+import { limits } from './limits.ts';
+import { bucketCount, Digest, leafHash, toHex, type DigestSummary } from './merkle.ts';
+import { sha256 } from './sha256.ts';
+import { tombstoneHorizonOf } from './sync-tombstones.ts';
+import { validateIds, type Metadata } from './validate.ts';
+
+const MAGIC = 0x4e595348; // "HSYN"
+const FRAME_VERSION = 1;
+const FRAME_HEADER = 12;
+export const frameType = { changes: 1, pull: 2 } as const;
+const FLAG_DONE = 1, FLAG_RESYNC = 2;
+const NODE_CHILDREN = 1, NODE_ENTRIES = 2;
+const encoder = new TextEncoder();
+const decoder = new TextDecoder('utf-8', { fatal: true });
+const zeroHash = new Uint8Array(32);
+
+// ------------------------------------------------------------------ frames
+
+/** Growable little-endian writer. */
+class Writer {
+  private bytes = new Uint8Array(1024);
+  private view = new DataView(this.bytes.buffer);
+  length = 0;
+
+  private room(n: number): void {
+    if (this.length + n <= this.bytes.length) return;
+    const grown = new Uint8Array(Math.max(this.bytes.length * 2, this.length + n));
+    grown.set(this.bytes.subarray(0, this.length));
+    this.bytes = grown;
+    this.view = new DataView(grown.buffer);
+  }
+  u8(v: number): void { this.room(1); this.view.setUint8(this.length, v); this.length += 1; }
+  u16(v: number): void { this.room(2); this.view.setUint16(this.length, v, true); this.length += 2; }
+  u32(v: number): void { this.room(4); this.view.setUint32(this.length, v, true); this.length += 4; }
+  u64(v: number): void { this.room(8); this.view.setBigUint64(this.length, BigInt(v), true); this.length += 8; }
+  raw(b: Uint8Array): void { this.room(b.length); this.bytes.set(b, this.length); this.length += b.length; }
+  short(b: Uint8Array): void { this.u16(b.length); this.raw(b); }
+  long(b: Uint8Array): void { this.u32(b.length); this.raw(b); }
+  f32s(v: Float32Array): void { this.raw(new Uint8Array(v.buffer, v.byteOffset, v.byteLength)); }
+  done(): Uint8Array { return this.bytes.subarray(0, this.length); }
+}
+
+class Reader {
+  private readonly view: DataView;
+  at = 0;
+  constructor(private readonly bytes: Uint8Array, private readonly what: string) {
+    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+  private need(n: number): void {
+    if (this.at + n > this.bytes.length) throw dataError(`sync ${this.what} truncated at byte ${this.at}`);
+  }
+  u8(): number { this.need(1); return this.view.getUint8(this.at++); }
+  u16(): number { this.need(2); const v = this.view.getUint16(this.at, true); this.at += 2; return v; }
+  u32(): number { this.need(4); const v = this.view.getUint32(this.at, true); this.at += 4; return v; }
+  u64(): number {
+    this.need(8);
+    const v = this.view.getBigUint64(this.at, true);
+    this.at += 8;
+    if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw dataError(`sync ${this.what}: seq ${v} out of range`);
+    return Number(v);
+  }
+  raw(n: number): Uint8Array { this.need(n); const b = this.bytes.subarray(this.at, this.at + n); this.at += n; return b; }
+  text(n: number): string { return decoder.decode(this.raw(n)); }
+  short(): string { return this.text(this.u16()); }
+  f32s(n: number): Float32Array { return new Float32Array(this.raw(4 * n).slice().buffer); }
+  end(): void { if (this.at !== this.bytes.length) throw dataError(`sync ${this.what}: ${this.bytes.length - this.at} trailing bytes`); }
+}
+
+function frame(type: number, body: Uint8Array): Uint8Array {
+  const out = new Uint8Array(FRAME_HEADER + body.length);
+  const v = new DataView(out.buffer);
+  v.setUint32(0, MAGIC, true);
+  v.setUint8(4, FRAME_VERSION);
+  v.setUint8(5, type);
+  v.setUint32(8, crc32c(body), true);
+  out.set(body, FRAME_HEADER);
+  return out;
+}
+
+/** Checks magic, version, type and the CRC-32C of the body; a mismatch is a `data` error (re-fetch). */
+function unframe(bytes: Uint8Array, type: number, what: string): Reader {
+  if (bytes.length < FRAME_HEADER) throw dataError(`sync ${what}: ${bytes.length} bytes is shorter than a frame header`);
+  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (v.getUint32(0, true) !== MAGIC) throw dataError(`sync ${what}: bad magic`);
+  if (v.getUint8(4) !== FRAME_VERSION) throw dataError(`sync ${what}: unsupported frame version ${v.getUint8(4)}`);
+  if (v.getUint8(5) !== type) throw dataError(`sync ${what}: frame type ${v.getUint8(5)}, expected ${type}`);
+  const body = bytes.subarray(FRAME_HEADER);
+  if (crc32c(body) !== v.getUint32(8, true)) throw dataError(`sync ${what}: checksum mismatch (corrupted in transit)`);
+  return new Reader(body, what);
+}
+
+/** Records as a block: u32 n, n × dimension f32, then per record u64 seq, u16 id, u32 canonical metadata. */
+function writeRecords(w: Writer, records: readonly ReplicatedRecord[], dimension: number): void {
+  w.u32(records.length);
+  for (const r of records) {
+    if (r.vector.length !== dimension) throw new HyperspaceError('internal', `sync: vector of ${r.id} has ${r.vector.length} values, expected ${dimension}`);
+    w.f32s(r.vector);
+  }
+  for (const r of records) {
+    w.u64(r.seq);
+    w.short(encoder.encode(r.id));
+    w.long(canonicalJsonBytes(r.metadata ?? {}));
+  }
+}
+
+function readRecords(r: Reader, dimension: number): ReplicatedRecord[] {
+  const n = r.u32();
+  const vectors = r.f32s(n * dimension);
+  const out: ReplicatedRecord[] = [];
+  for (let i = 0; i < n; i++) {
+    const seq = r.u64();
+    const id = r.short();
+    const metadata = JSON.parse(r.text(r.u32())) as Metadata;
+    out.push({ id, seq, vector: vectors.subarray(i * dimension, (i + 1) * dimension), metadata });
+  }
+  return out;
+}
+
+// ------------------------------------------------------------- repair nodes
+
+/**
+ * A repair node: the records of one bucket whose SHA-256(id), after the bucket
+ * byte, starts with `path` (nibbles, high nibble first). Depth 0 is the bucket.
+ * Written as hex: two digits of bucket, then one digit per nibble ("ca3f").
+ */
+export interface NodePath {
+  bucket: number;
+  path: number[];
+}
+
+export function nodeToHex(node: NodePath): string {
+  return node.bucket.toString(16).padStart(2, '0') + node.path.map((n) => n.toString(16)).join('');
+}
+
+export function nodeFromHex(text: unknown): NodePath {
+  if (typeof text !== 'string' || !/^[0-9a-f]{2}[0-9a-f]*$/.test(text) || text.length > 2 + limits.syncNodeDepthMax) {
+    throw new HyperspaceError('invalid', `node must be 2 hex digits of bucket and at most ${limits.syncNodeDepthMax} hex nibbles, got ${JSON.stringify(String(text).slice(0, 40))}`);
+  }
+  return { bucket: parseInt(text.slice(0, 2), 16), path: [...text.slice(2)].map((c) => parseInt(c, 16)) };
+}
+
+function writeNode(w: Writer, node: NodePath): void {
+  w.u8(node.bucket);
+  w.u8(node.path.length);
+  for (let i = 0; i < node.path.length; i += 2) w.u8((node.path[i] << 4) | (node.path[i + 1] ?? 0));
+}
+
+function readNode(r: Reader): NodePath {
+  const bucket = r.u8(), depth = r.u8();
+  if (depth > limits.syncNodeDepthMax) throw dataError(`sync node depth ${depth} > ${limits.syncNodeDepthMax}`);
+  const path: number[] = [];
+  for (let i = 0; i < depth; i += 2) {
+    const b = r.u8();
+    path.push(b >> 4);
+    if (i + 1 < depth) path.push(b & 15);
+  }
+  return { bucket, path };
+}
+
+/** One bucket's live records ordered by SHA-256(id): every node is a contiguous run. */
+class BucketTree {
+  /** Id order (leaf order), as the digest keeps them. */
+  readonly ids: string[];
+  readonly leaves: Uint8Array[];
+  /** Bytes 1..8 of SHA-256(id), 8 per entry, by id order. */
+  private readonly keys: Uint8Array;
+  /** Entries (id-order indexes) sorted by key. */
+  private readonly byKey: Uint32Array;
+
+  constructor(entries: { id: string; leaf: Uint8Array }[]) {
+    this.ids = entries.map((e) => e.id);
+    this.leaves = entries.map((e) => e.leaf);
+    this.keys = new Uint8Array(8 * entries.length);
+    entries.forEach((e, i) => this.keys.set(sha256(encoder.encode(e.id)).subarray(1, 9), 8 * i));
+    this.byKey = Uint32Array.from(entries.keys()).sort((a, b) => {
+      for (let j = 0; j < 8; j++) {
+        const d = this.keys[8 * a + j] - this.keys[8 * b + j];
+        if (d !== 0) return d;
+      }
+      return a - b;
+    });
+  }
+
+  private nibble(entry: number, depth: number): number {
+    const byte = this.keys[8 * entry + (depth >> 1)];
+    return depth & 1 ? byte & 15 : byte >> 4;
+  }
+
+  /** [lo, hi) in key order of the records under `path`. */
+  range(path: readonly number[]): [number, number] {
+    const cmp = (k: number) => {
+      for (let j = 0; j < path.length; j++) {
+        const d = this.nibble(this.byKey[k], j) - path[j];
+        if (d !== 0) return d;
+      }
+      return 0;
+    };
+    let lo = 0, hi = this.byKey.length;
+    while (lo < hi) { const m = (lo + hi) >>> 1; if (cmp(m) < 0) lo = m + 1; else hi = m; }
+    const start = lo;
+    hi = this.byKey.length;
+    while (lo < hi) { const m = (lo + hi) >>> 1; if (cmp(m) <= 0) lo = m + 1; else hi = m; }
+    return [start, lo];
+  }
+
+  /** Id-order indexes of a key range, in id order (the order leaves are hashed in). */
+  members(lo: number, hi: number): number[] {
+    return Array.from(this.byKey.subarray(lo, hi)).sort((a, b) => a - b);
+  }
+
+  hash(lo: number, hi: number): Uint8Array {
+    return sha256(...this.members(lo, hi).map((i) => this.leaves[i]));
+  }
+
+  /** The 16 children of `path`: count and hash of each. */
+  children(path: readonly number[]): { count: number; hash: Uint8Array }[] {
+    const [lo, hi] = this.range(path);
+    const out: { count: number; hash: Uint8Array }[] = [];
+    let at = lo;
+    for (let nib = 0; nib < 16; nib++) {
+      let end = at;
+      while (end < hi && this.nibble(this.byKey[end], path.length) === nib) end++;
+      out.push({ count: end - at, hash: this.hash(at, end) });
+      at = end;
+    }
+    return out;
+  }
+}
+
+const treeCache = new WeakMap<Digest, Map<number, { bucketHash: Uint8Array; tree: BucketTree }>>();
+
+/** The tree of one bucket, rebuilt only when the bucket changed since the last call. */
+function bucketTree(digest: Digest, bucket: number): BucketTree {
+  let cache = treeCache.get(digest);
+  if (!cache) treeCache.set(digest, (cache = new Map()));
+  const bucketHash = digest.bucketHash(bucket);
+  const hit = cache.get(bucket);
+  if (hit && hit.bucketHash === bucketHash) return hit.tree;
+  const tree = new BucketTree(digest.bucketEntries(bucket));
+  cache.set(bucket, { bucketHash, tree });
+  return tree;
+}
+
+// ------------------------------------------------------------ leader side
+
+function leaderView(collection: Collection): SyncView {
+  const view = collection.syncView();
+  if (view.sourceSeq !== null) {
+    throw new HyperspaceError('conflict', `collection=${collection.name} is a replica: sync from its leader (a replica does not serve changes)`);
+  }
+  return view;
+}
+
+/** The live record of `id` in the view, or null. */
+function lookup(view: SyncView, id: string): ReplicatedRecord | null {
+  const t = view.tail.get(id);
+  if (t) return t.deleted ? null : { id, seq: t.seq, vector: t.vector!, metadata: t.metadata! };
+  for (const s of view.segments) {
+    const pos = s.segment.positionOf(id);
+    if (pos >= 0 && !s.dead.has(pos)) return { id, seq: s.segment.seq(pos), vector: s.segment.vector(pos), metadata: s.segment.metadataAt(pos) };
+  }
+  return null;
+}
+
+/** The sorted (id, leaf) list of one bucket's live records: what repair compares. */
+export function bucketEntries(collection: Collection, bucket: number): { id: string; leaf: Uint8Array }[] {
+  if (!Number.isInteger(bucket) || bucket < 0 || bucket >= bucketCount) throw new HyperspaceError('invalid', `bucket must be an integer in 0..255, got ${bucket}`);
+  return collection.syncView().digest.bucketEntries(bucket);
+}
+
+/**
+ * Catch-up answer (frame type 1): every change with seq in (afterSeq,
+ * throughSeq] at this instant — live records as upserts, deleted ids as
+ * tombstones — whole batches, at most `limit` changes (one batch may pass it).
+ * The last page (throughSeq = the leader's seq) carries the Merkle root there.
+ * A replica behind the tombstone horizon gets the `resync` flag: repair.
+ */
+export function changesSince(collection: Collection, afterSeq: number, options: { limit?: number; bytesMax?: number } = {}): Uint8Array {
+  const limit = options.limit ?? limits.syncChangesMax;
+  if (!Number.isSafeInteger(afterSeq) || afterSeq < 0) throw new HyperspaceError('invalid', `afterSeq must be an integer ≥ 0, got ${afterSeq}`);
+  if (!Number.isInteger(limit) || limit < 1 || limit > limits.syncChangesMax) throw new HyperspaceError('invalid', `limit must be an integer in 1..${limits.syncChangesMax}, got ${limit}`);
+  const view = leaderView(collection);
+  const dimension = collection.config.dimension;
+  const w = new Writer();
+  const head = (throughSeq: number, flags: number, root: Uint8Array) => {
+    w.u64(afterSeq); w.u64(throughSeq); w.u64(view.appliedSeq); w.u8(flags); w.raw(root); w.u32(dimension);
+  };
+  if (afterSeq > view.appliedSeq) {
+    throw new HyperspaceError('conflict', `afterSeq ${afterSeq} is ahead of the leader: collection=${collection.name} last seq ${view.appliedSeq} (a replica never moves backwards)`);
+  }
+  if (afterSeq > 0 && afterSeq < tombstoneHorizonOf(view.manifest)) {
+    head(afterSeq, FLAG_RESYNC, zeroHash);
+    writeRecords(w, [], dimension);
+    w.u32(0);
+    return frame(frameType.changes, w.done());
+  }
+  // Pass 1: the seqs of every change after afterSeq, to choose where the page ends.
+  const seqs: number[] = [];
+  for (const s of view.segments) {
+    if (s.entry.maxSeq <= afterSeq) continue;
+    for (let pos = 0; pos < s.segment.count; pos++) {
+      const seq = s.segment.seq(pos);
+      if (seq > afterSeq && !s.dead.has(pos)) seqs.push(seq);
+    }
+  }
+  const tombstones: [string, number][] = [];
+  for (const [id, seq] of view.manifest.deletions) {
+    // A later write of the id (tail, or a live segment record) supersedes the deletion entry.
+    if (seq <= afterSeq || view.tail.has(id) || lookup(view, id) !== null) continue;
+    tombstones.push([id, seq]);
+    seqs.push(seq);
+  }
+  for (const e of view.tail.values()) if (e.seq > afterSeq) seqs.push(e.seq);
+  const recordBytes = 4 * dimension + 64;
+  const fit = Math.max(1, Math.min(limit, Math.floor((options.bytesMax ?? limits.syncChangesBytesMax) / recordBytes)));
+  let throughSeq = view.appliedSeq;
+  if (seqs.length > fit) {
+    const sorted = Float64Array.from(seqs).sort();
+    const next = sorted[fit]; // the first change that does not fit: end before its batch
+    let cut = fit - 1;
+    while (cut >= 0 && sorted[cut] === next) cut--;
+    throughSeq = cut >= 0 ? sorted[cut] : next; // one batch larger than the page is sent whole
+  }
+  // Pass 2: the changes in (afterSeq, throughSeq].
+  const upserts: ReplicatedRecord[] = [];
+  const deletes: [string, number][] = tombstones.filter(([, seq]) => seq <= throughSeq);
+  for (const s of view.segments) {
+    if (s.entry.maxSeq <= afterSeq) continue;
+    for (let pos = 0; pos < s.segment.count; pos++) {
+      const seq = s.segment.seq(pos);
+      if (seq > afterSeq && seq <= throughSeq && !s.dead.has(pos)) {
+        upserts.push({ id: s.segment.id(pos), seq, vector: s.segment.vector(pos), metadata: s.segment.metadataAt(pos) });
+      }
+    }
+  }
+  for (const e of view.tail.values()) {
+    if (e.seq <= afterSeq || e.seq > throughSeq) continue;
+    if (e.deleted) deletes.push([e.id, e.seq]);
+    else upserts.push({ id: e.id, seq: e.seq, vector: e.vector!, metadata: e.metadata! });
+  }
+  const done = throughSeq === view.appliedSeq;
+  head(throughSeq, done ? FLAG_DONE : 0, done ? fromHex(view.digest.root().root) : zeroHash);
+  writeRecords(w, upserts, dimension);
+  w.u32(deletes.length);
+  for (const [id, seq] of deletes) { w.u64(seq); w.short(encoder.encode(id)); }
+  return frame(frameType.changes, w.done());
+}
+
+export interface PullRequest {
+  /** Nodes (hex, see NodePath) to answer with children or entries. */
+  expand?: readonly string[];
+  /** Nodes whose every live record to send. */
+  nodes?: readonly string[];
+  /** Ids whose live record to send (absent ones are listed as missing). */
+  ids?: readonly string[];
+  /** Bytes of each node hash and leaf prefix in the answer: 8 (default) or 32. */
+  hashBytes?: number;
+}
+
+/**
+ * Repair answer (frame type 2): expanded nodes (16 children with count and
+ * hash, or the entries of a small node), then the requested records, ids the
+ * leader does not hold, and what did not fit (ask again; a deferred node is
+ * expanded and its children fetched).
+ */
+export function pull(collection: Collection, request: PullRequest): Uint8Array {
+  const expand = (request.expand ?? []).map(nodeFromHex);
+  const nodes = (request.nodes ?? []).map(nodeFromHex);
+  const ids = request.ids === undefined ? [] : validateIds(request.ids);
+  const hashBytes = request.hashBytes ?? 8;
+  if (hashBytes !== 8 && hashBytes !== 32) throw new HyperspaceError('invalid', `hashBytes must be 8 or 32, got ${hashBytes}`);
+  if (expand.length + nodes.length > limits.syncNodesMax) throw new HyperspaceError('too_large', `pull names ${expand.length + nodes.length} nodes > ${limits.syncNodesMax}`);
+  if (ids.length > limits.syncIdsMax) throw new HyperspaceError('too_large', `pull names ${ids.length} ids > ${limits.syncIdsMax}`);
+  const view = leaderView(collection);
+  const dimension = collection.config.dimension;
+  const w = new Writer();
+  w.u64(view.appliedSeq); w.u8(hashBytes); w.u32(dimension);
+  w.u32(expand.length);
+  for (const node of expand) {
+    writeNode(w, node);
+    const tree = bucketTree(view.digest, node.bucket);
+    const [lo, hi] = tree.range(node.path);
+    if (hi - lo <= limits.syncNodeEntriesMax || node.path.length >= limits.syncNodeDepthMax) {
+      w.u8(NODE_ENTRIES);
+      const members = tree.members(lo, hi);
+      w.u32(members.length);
+      for (const i of members) { w.short(encoder.encode(tree.ids[i])); w.raw(tree.leaves[i].subarray(0, hashBytes)); }
+    } else {
+      w.u8(NODE_CHILDREN);
+      for (const child of tree.children(node.path)) { w.u32(child.count); w.raw(child.hash.subarray(0, hashBytes)); }
+    }
+  }
+  const records: ReplicatedRecord[] = [];
+  const missing: string[] = [];
+  const deferredIds: string[] = [];
+  const deferredNodes: NodePath[] = [];
+  let bytes = 0;
+  const fits = (n: number) => records.length + n <= limits.syncPullRecordsMax && bytes + n * (4 * dimension + 64) <= limits.syncPullBytesMax;
+  for (const node of nodes) {
+    const tree = bucketTree(view.digest, node.bucket);
+    const [lo, hi] = tree.range(node.path);
+    // A node too big for one answer is deferred: the replica expands it and fetches its children.
+    if (!fits(hi - lo) && !(records.length === 0 && node.path.length >= limits.syncNodeDepthMax)) {
+      deferredNodes.push(node);
+      continue;
+    }
+    for (const i of tree.members(lo, hi)) {
+      const record = lookup(view, tree.ids[i]);
+      if (record) { records.push(record); bytes += 4 * dimension + 64; }
+    }
+  }
+  for (const id of ids) {
+    if (records.length > 0 && !fits(1)) { deferredIds.push(id); continue; }
+    const record = lookup(view, id);
+    if (record) { records.push(record); bytes += 4 * dimension + 64; } else missing.push(id);
+  }
+  writeRecords(w, records, dimension);
+  w.u32(missing.length);
+  for (const id of missing) w.short(encoder.encode(id));
+  w.u32(deferredIds.length);
+  for (const id of deferredIds) w.short(encoder.encode(id));
+  w.u32(deferredNodes.length);
+  for (const node of deferredNodes) writeNode(w, node);
+  return frame(frameType.pull, w.done());
+}
+
+// --------------------------------------------------------------- decoding
+
+export interface Changes {
+  afterSeq: number;
+  throughSeq: number;
+  leaderSeq: number;
+  done: boolean;
+  resync: boolean;
+  /** Hex Merkle root at throughSeq, on the last page. */
+  root: string | null;
+  upserts: ReplicatedRecord[];
+  deletes: { id: string; seq: number }[];
+}
+
+export function decodeChanges(bytes: Uint8Array): Changes {
+  const r = unframe(bytes, frameType.changes, 'changes');
+  const afterSeq = r.u64(), throughSeq = r.u64(), leaderSeq = r.u64(), flags = r.u8();
+  const root = r.raw(32);
+  const dimension = r.u32();
+  const upserts = readRecords(r, dimension);
+  const deletes: { id: string; seq: number }[] = [];
+  for (let i = r.u32(); i > 0; i--) { const seq = r.u64(); deletes.push({ id: r.short(), seq }); }
+  r.end();
+  const done = (flags & FLAG_DONE) !== 0;
+  return { afterSeq, throughSeq, leaderSeq, done, resync: (flags & FLAG_RESYNC) !== 0, root: done ? toHex(root) : null, upserts, deletes };
+}
+
+export type NodeAnswer =
+  | { node: NodePath; kind: 'children'; children: { count: number; hash: Uint8Array }[] }
+  | { node: NodePath; kind: 'entries'; entries: { id: string; leafPrefix: Uint8Array }[] };
+
+export interface Pulled {
+  leaderSeq: number;
+  hashBytes: number;
+  expanded: NodeAnswer[];
+  records: ReplicatedRecord[];
+  missing: string[];
+  deferredIds: string[];
+  deferredNodes: NodePath[];
+}
+
+export function decodePull(bytes: Uint8Array): Pulled {
+  const r = unframe(bytes, frameType.pull, 'pull');
+  const leaderSeq = r.u64(), hashBytes = r.u8(), dimension = r.u32();
+  const expanded: NodeAnswer[] = [];
+  for (let i = r.u32(); i > 0; i--) {
+    const node = readNode(r);
+    const kind = r.u8();
+    if (kind === NODE_CHILDREN) {
+      const children = Array.from({ length: 16 }, () => ({ count: r.u32(), hash: r.raw(hashBytes) }));
+      expanded.push({ node, kind: 'children', children });
+    } else if (kind === NODE_ENTRIES) {
+      const entries: { id: string; leafPrefix: Uint8Array }[] = [];
+      for (let n = r.u32(); n > 0; n--) entries.push({ id: r.short(), leafPrefix: r.raw(hashBytes) });
+      expanded.push({ node, kind: 'entries', entries });
+    } else throw dataError(`sync pull: unknown node answer kind ${kind}`);
+  }
+  const records = readRecords(r, dimension);
+  const strings = () => Array.from({ length: r.u32() }, () => r.short());
+  const missing = strings(), deferredIds = strings();
+  const deferredNodes = Array.from({ length: r.u32() }, () => readNode(r));
+  r.end();
+  return { leaderSeq, hashBytes, expanded, records, missing, deferredIds, deferredNodes };
+}
+
+// ------------------------------------------------------------ replica side
+
+export interface DigestAnswer extends DigestSummary {
+  consistency: { manifestVersion: number; walSeq: number };
+}
+
+/** Where a replica syncs from: the transport moves bytes and counts them. */
+export interface SyncSource {
+  digest(): Promise<DigestAnswer>;
+  changes(afterSeq: number, limit?: number): Promise<Uint8Array>;
+  pull(request: PullRequest): Promise<Uint8Array>;
+}
+
+/** An in-process source over a leader collection (tests, benchmarks): the same bytes a transport moves. */
+export function localSource(leader: Collection, counter: { bytes: number } = { bytes: 0 }): SyncSource & { counter: { bytes: number } } {
+  return {
+    counter,
+    async digest() {
+      const d = await leader.digest();
+      counter.bytes += JSON.stringify(d).length;
+      return d;
+    },
+    async changes(afterSeq, limit) {
+      const bytes = changesSince(leader, afterSeq, limit === undefined ? {} : { limit });
+      counter.bytes += bytes.length + JSON.stringify({ afterSeq, limit }).length;
+      return bytes;
+    },
+    async pull(request) {
+      const bytes = pull(leader, request);
+      counter.bytes += bytes.length + JSON.stringify(request).length;
+      return bytes;
+    },
+  };
+}
+
+export interface SyncReport {
+  /** How the replica converged: by sequence only, or with a repair. */
+  mode: 'catch-up' | 'repair';
+  /** The leader seq the replica now reflects; its root equals the leader's there. */
+  sourceSeq: number;
+  root: string;
+  upserts: number;
+  deletes: number;
+  pages: number;
+  repair?: RepairReport;
+}
+
+export interface RepairReport {
+  bucketsDiffering: number;
+  nodesExpanded: number;
+  recordsPulled: number;
+  recordsDeleted: number;
+  /** Records whose leaf did not match what the leader listed: not applied, fetched again. */
+  recordsRejected: number;
+}
+
+function replicaSeq(replica: Collection): number {
+  return replica.syncView().sourceSeq ?? 0;
+}
+
+function checkRecord(replica: Collection, r: ReplicatedRecord): void {
+  validateIds([r.id]);
+  const { dimension } = replica.config;
+  if (r.vector.length !== dimension) throw dataError(`sync: record ${JSON.stringify(r.id)} has ${r.vector.length} values, collection=${replica.name} expects ${dimension}`);
+  for (let i = 0; i < r.vector.length; i++) if (!Number.isFinite(r.vector[i])) throw dataError(`sync: record ${JSON.stringify(r.id)} has a non-finite value at ${i}`);
+  if (typeof r.metadata !== 'object' || r.metadata === null || Array.isArray(r.metadata)) throw dataError(`sync: record ${JSON.stringify(r.id)} metadata is not an object`);
+}
+
+/**
+ * Writes records and deletes through the replica's WAL in batches; only the
+ * last batch moves the replica to `sourceSeq` (a crash before it repeats the page).
+ */
+async function writeReplicated(replica: Collection, upserts: readonly ReplicatedRecord[], deletes: readonly string[], sourceSeq: number): Promise<void> {
+  for (const r of upserts) checkRecord(replica, r);
+  const at = replicaSeq(replica);
+  const batch = limits.batchPointsMax;
+  const total = Math.max(1, Math.ceil((upserts.length + deletes.length) / batch));
+  for (let i = 0; i < total; i++) {
+    const u = upserts.slice(i * batch, (i + 1) * batch);
+    const d = deletes.slice(Math.max(0, i * batch - upserts.length), Math.max(0, (i + 1) * batch - upserts.length));
+    const commit = () => replica.commitReplicated(u, d, i === total - 1 ? sourceSeq : at);
+    try {
+      await commit();
+    } catch (e) {
+      if (!(e instanceof HyperspaceError) || e.kind !== 'overloaded') throw e;
+      await replica.flush(); // the tail is full: fold it (a follower's indexer may be off) and retry once
+      await commit();
+    }
+  }
+}
+
+/** Applies one catch-up page; false when the page is stale (the replica is already past it). */
+export async function applyChanges(replica: Collection, changes: Changes): Promise<boolean> {
+  if (changes.resync) throw new HyperspaceError('conflict', `collection=${replica.name} is behind the leader's tombstone horizon: repair`);
+  const at = replicaSeq(replica);
+  if (changes.leaderSeq < at) throw new HyperspaceError('conflict', `leader is at seq ${changes.leaderSeq}, behind this replica (${at}): collection=${replica.name} refuses to move backwards`);
+  if (changes.afterSeq > at) throw new HyperspaceError('conflict', `page starts after seq ${changes.afterSeq}, replica is at ${at}: collection=${replica.name} (a gap)`);
+  if (changes.throughSeq < at || (changes.throughSeq === at && changes.upserts.length + changes.deletes.length === 0 && replica.syncView().sourceSeq !== null)) return false;
+  await writeReplicated(replica, changes.upserts, changes.deletes.map((d) => d.id), changes.throughSeq);
+  return true;
+}
+
+/** Pulls pages after the replica's seq until the last one, then compares roots there. */
+export async function catchUp(replica: Collection, source: SyncSource, report: SyncReport): Promise<'converged' | 'diverged' | 'resync'> {
+  for (;;) {
+    const changes = decodeChanges(await source.changes(replicaSeq(replica)));
+    report.pages++;
+    if (changes.resync) return 'resync';
+    await applyChanges(replica, changes);
+    report.upserts += changes.upserts.length;
+    report.deletes += changes.deletes.length;
+    if (changes.done) {
+      report.sourceSeq = replicaSeq(replica);
+      report.root = replica.syncView().digest.root().root;
+      return report.root === changes.root ? 'converged' : 'diverged';
+    }
+  }
+}
+
+/**
+ * Repair of unknown divergence: narrow differing buckets to differing entries
+ * (16-way nodes over SHA-256(id)), pull only those records, delete what the
+ * leader lacks, then catch up from the digest's seq and compare roots.
+ */
+export async function repair(replica: Collection, source: SyncSource, report: SyncReport, hashBytes = 8): Promise<'converged' | 'diverged' | 'resync'> {
+  const leader = await source.digest();
+  const point = leader.consistency.walSeq;
+  const at = replicaSeq(replica);
+  if (point < at) throw new HyperspaceError('conflict', `leader digest at seq ${point} is behind this replica (${at}): collection=${replica.name} refuses to move backwards`);
+  const stats: RepairReport = { bucketsDiffering: 0, nodesExpanded: 0, recordsPulled: 0, recordsDeleted: 0, recordsRejected: 0 };
+  report.mode = 'repair';
+  report.repair = stats;
+  const local = () => replica.syncView().digest;
+  const toExpand: NodePath[] = [];
+  const toFetchNodes: NodePath[] = [];
+  const toFetchIds = new Map<string, Uint8Array>();
+  const toDelete = new Set<string>();
+  const attempts = new Map<string, number>();
+  const localIds = (node: NodePath) => {
+    const tree = bucketTree(local(), node.bucket);
+    const [lo, hi] = tree.range(node.path);
+    return tree.members(lo, hi).map((i) => ({ id: tree.ids[i], leaf: tree.leaves[i] }));
+  };
+  for (let b = 0; b < bucketCount; b++) {
+    if (toHex(local().bucketHash(b)) === leader.buckets[b]) continue;
+    stats.bucketsDiffering++;
+    const node = { bucket: b, path: [] };
+    if (local().bucketEntries(b).length === 0) toFetchNodes.push(node);
+    else toExpand.push(node);
+  }
+  const upserts: ReplicatedRecord[] = [];
+  const flushUpserts = async () => {
+    if (upserts.length === 0) return;
+    await writeReplicated(replica, upserts.splice(0), [], at);
+  };
+  while (toExpand.length + toFetchNodes.length + toFetchIds.size > 0) {
+    if (toExpand.length > 0) {
+      const chunk = toExpand.splice(0, limits.syncNodesMax);
+      const answer = decodePull(await source.pull({ expand: chunk.map(nodeToHex), hashBytes }));
+      stats.nodesExpanded += answer.expanded.length;
+      for (const a of answer.expanded) {
+        if (a.kind === 'entries') {
+          const mine = new Map(localIds(a.node).map((e) => [e.id, e.leaf]));
+          for (const e of a.entries) {
+            const leaf = mine.get(e.id);
+            if (!leaf || !equalBytes(leaf.subarray(0, hashBytes), e.leafPrefix)) toFetchIds.set(e.id, e.leafPrefix);
+            mine.delete(e.id);
+          }
+          for (const id of mine.keys()) toDelete.add(id);
+          continue;
+        }
+        const tree = bucketTree(local(), a.node.bucket);
+        const mine = tree.children(a.node.path);
+        a.children.forEach((theirs, nib) => {
+          const child = { bucket: a.node.bucket, path: [...a.node.path, nib] };
+          if (theirs.count === mine[nib].count && equalBytes(theirs.hash, mine[nib].hash.subarray(0, hashBytes))) return;
+          if (theirs.count === 0) for (const e of localIds(child)) toDelete.add(e.id);
+          else if (mine[nib].count === 0) toFetchNodes.push(child);
+          else toExpand.push(child);
+        });
+      }
+      continue;
+    }
+    const nodes = toFetchNodes.splice(0, limits.syncNodesMax);
+    const ids = [...toFetchIds.keys()].slice(0, limits.syncIdsMax);
+    const answer = decodePull(await source.pull({ nodes: nodes.map(nodeToHex), ids, hashBytes }));
+    const asked = new Set(ids);
+    for (const r of answer.records) {
+      const expected = toFetchIds.get(r.id);
+      if (expected && asked.has(r.id)) {
+        const leaf = leafHash(r.id, r.seq, r.vector, r.metadata);
+        if (!equalBytes(leaf.subarray(0, hashBytes), expected) && r.seq <= point) {
+          // Not what the leader listed, and not a newer write: refuse it, fetch again.
+          stats.recordsRejected++;
+          const n = (attempts.get(r.id) ?? 0) + 1;
+          attempts.set(r.id, n);
+          if (n >= 3) throw dataError(`sync: record ${JSON.stringify(r.id)} of collection=${replica.name} arrived corrupted ${n} times`);
+          continue;
+        }
+        toFetchIds.delete(r.id);
+      }
+      upserts.push(r);
+      stats.recordsPulled++;
+      if (upserts.length >= limits.batchPointsMax) await flushUpserts();
+    }
+    for (const id of answer.missing) { toFetchIds.delete(id); toDelete.add(id); }
+    toExpand.push(...answer.deferredNodes);
+    // Asked ids neither answered, missing nor deferred stay queued (a rejected record).
+  }
+  await flushUpserts();
+  const deletes = [...toDelete];
+  stats.recordsDeleted = deletes.length;
+  if (deletes.length > 0) await writeReplicated(replica, [], deletes, at);
+  await writeReplicated(replica, [], [], Math.max(point, at));
+  return catchUp(replica, source, report);
+}
+
+/**
+ * One sync of a replica: catch up by sequence; when the leader cannot serve
+ * that (behind the tombstone horizon) or the roots differ, repair (first with
+ * 8-byte hashes, then with full ones). Returns once the roots are equal at
+ * the same leader seq.
+ */
+export async function syncReplica(replica: Collection, source: SyncSource): Promise<SyncReport> {
+  const report: SyncReport = { mode: 'catch-up', sourceSeq: replicaSeq(replica), root: '', upserts: 0, deletes: 0, pages: 0 };
+  let outcome = await catchUp(replica, source, report);
+  for (let attempt = 0; outcome !== 'converged'; attempt++) {
+    if (attempt === 3) throw new HyperspaceError('data', `collection=${replica.name} did not converge after ${attempt} repairs (root ${report.root})`);
+    outcome = await repair(replica, source, report, attempt === 0 ? 8 : 32);
+  }
+  return report;
+}
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function fromHex(hex: string): Uint8Array {
+  const out = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+  return out;
+}

@@ -1,0 +1,230 @@
+// Replication in one process (engine/sync.ts): a replica catches up by
+// sequence and repairs unknown divergence, moving only what differs, and its
+// root equals the leader's at the same leader seq.
+import { afterEach, describe, expect, it } from 'vitest';
+import { HyperspaceDB, type Collection } from '../../engine/index.ts';
+import { crc32c as crc } from '../../native/index.ts';
+import { retainTombstones } from '../../engine/sync-tombstones.ts';
+import { changesSince, decodeChanges, localSource, pull, syncReplica, type SyncSource } from '../../engine/sync.ts';
+import { expectError, temporaryDirectory, vectorOf } from './engine-helpers.ts';
+
+const dimension = 16;
+const opened: HyperspaceDB[] = [];
+
+afterEach(async () => {
+  for (const db of opened.splice(0)) await db.close();
+});
+
+async function pair(metric: 'l2' | 'cosine' = 'l2'): Promise<{ leader: Collection; replica: Collection; replicaDb: HyperspaceDB; replicaDir: string }> {
+  const leaderDb = await HyperspaceDB.open(await temporaryDirectory(), { indexer: false });
+  const replicaDir = await temporaryDirectory();
+  const replicaDb = await HyperspaceDB.open(replicaDir, { indexer: false });
+  opened.push(leaderDb, replicaDb);
+  const config = { dimension, metric, hnsw: { M: 8, efConstruction: 32 } };
+  return { leader: await leaderDb.createCollection('docs', config), replica: await replicaDb.createCollection('docs', config), replicaDb, replicaDir };
+}
+
+const point = (i: number, version = 0) => ({ id: `p${i}`, vector: vectorOf(`p${i}`, dimension, version), metadata: { i, version } });
+const points = (from: number, to: number, version = 0) => Array.from({ length: to - from }, (_, k) => point(from + k, version));
+
+async function expectConverged(leader: Collection, replica: Collection): Promise<void> {
+  const [l, r] = [await leader.digest(), await replica.digest()];
+  expect(r.consistency.walSeq).toBe(l.consistency.walSeq);
+  expect(r.root).toBe(l.root);
+  expect(replica.describe().count).toBe(leader.describe().count);
+}
+
+describe('catch-up by sequence', () => {
+  it('converges after upserts, updates, deletes, flush and compaction on the leader', async () => {
+    const { leader, replica } = await pair();
+    const source = localSource(leader);
+    await leader.upsert(points(0, 300));
+    let report = await syncReplica(replica, source);
+    expect(report).toMatchObject({ mode: 'catch-up', upserts: 300, deletes: 0 });
+    await expectConverged(leader, replica);
+
+    await leader.flush();
+    await leader.upsert(points(0, 50, 1)); // updates of segment records
+    await leader.delete(['p60', 'p61', 'p400']); // p400 never existed
+    await leader.upsert(points(300, 320));
+    await leader.flush();
+    await leader.delete(['p301']); // a delete in the tail of an id in a segment
+    await leader.upsert([point(60, 2)]); // deleted, then written again
+    report = await syncReplica(replica, source);
+    expect(report.mode).toBe('catch-up');
+    expect(report.upserts).toBe(50 + 19 + 1); // p301 is gone again
+    await expectConverged(leader, replica);
+    expect(await replica.get('p61')).toBeNull();
+    expect(await replica.get('p301')).toBeNull();
+    expect((await replica.get('p60'))?.metadata).toEqual({ i: 60, version: 2 });
+
+    await leader.delete(['p0', 'p1']);
+    await leader.flush();
+    await leader.compact(); // deletion entries no segment needs any more survive as tombstones
+    report = await syncReplica(replica, source);
+    expect(report).toMatchObject({ mode: 'catch-up', deletes: 2 });
+    await expectConverged(leader, replica);
+    expect(await replica.get('p0')).toBeNull();
+  });
+
+  it('cosine vectors cross as stored, so leaves agree bit for bit', async () => {
+    const { leader, replica } = await pair('cosine');
+    await leader.upsert(points(0, 100));
+    await syncReplica(replica, localSource(leader));
+    await expectConverged(leader, replica);
+  });
+
+  it('pages end on batch boundaries and the last page carries the root', async () => {
+    const { leader } = await pair();
+    for (let b = 0; b < 5; b++) await leader.upsert(points(b * 10, b * 10 + 10));
+    const first = decodeChanges(changesSince(leader, 0, { limit: 25 }));
+    expect(first).toMatchObject({ afterSeq: 0, throughSeq: 2, leaderSeq: 5, done: false, root: null });
+    expect(first.upserts.map((u) => u.seq)).toEqual([...Array(10).fill(1), ...Array(10).fill(2)]);
+    const big = decodeChanges(changesSince(leader, 0, { limit: 5 })); // one batch larger than the page goes whole
+    expect(big).toMatchObject({ throughSeq: 1, done: false });
+    expect(big.upserts).toHaveLength(10);
+    const last = decodeChanges(changesSince(leader, 2));
+    expect(last).toMatchObject({ throughSeq: 5, done: true, root: (await leader.digest()).root });
+  });
+
+  it('moves only the changes: 1% changed moves under 3% of a full copy', async () => {
+    const { leader, replica } = await pair();
+    for (let b = 0; b < 10; b++) await leader.upsert(points(b * 1000, b * 1000 + 1000));
+    await leader.flush();
+    const counter = { bytes: 0 };
+    await syncReplica(replica, localSource(leader, counter));
+    const full = counter.bytes;
+    counter.bytes = 0;
+    await leader.upsert(points(0, 80, 1));
+    await leader.delete(Array.from({ length: 20 }, (_, i) => `p${5000 + i}`));
+    await leader.flush();
+    const report = await syncReplica(replica, localSource(leader, counter));
+    expect(report).toMatchObject({ mode: 'catch-up', upserts: 80, deletes: 20 });
+    expect(counter.bytes / full).toBeLessThan(0.03);
+    await expectConverged(leader, replica);
+  });
+
+  it('a replica refuses local writes and a leader that is behind it', async () => {
+    const { leader, replica } = await pair();
+    await leader.upsert(points(0, 10));
+    await syncReplica(replica, localSource(leader));
+    await expectError(() => replica.upsert([point(1)]), 'conflict', 'collection=docs is a read replica: write to the leader');
+    await expectError(() => replica.delete(['p1']), 'conflict', 'collection=docs is a read replica: write to the leader');
+    const { leader: older } = await pair();
+    await older.upsert(points(0, 3)); // a leader at seq 1
+    const behind: SyncSource = { ...localSource(older), changes: async () => changesSince(older, 0) };
+    await leader.upsert(points(10, 20));
+    await syncReplica(replica, localSource(leader)); // replica at seq 2
+    await expectError(() => syncReplica(replica, behind), 'conflict', 'leader is at seq 1, behind this replica (2): collection=docs refuses to move backwards');
+    expect((await replica.digest()).consistency.walSeq).toBe(2);
+  });
+
+  it('survives a restart: the replica remembers the leader seq it reflects', async () => {
+    const { leader, replica, replicaDb, replicaDir } = await pair();
+    await leader.upsert(points(0, 40));
+    await syncReplica(replica, localSource(leader));
+    await replica.flush();
+    await leader.upsert(points(40, 60));
+    await syncReplica(replica, localSource(leader));
+    await replicaDb.close();
+    opened.splice(opened.indexOf(replicaDb), 1);
+    const reopened = await HyperspaceDB.open(replicaDir, { indexer: false });
+    opened.push(reopened);
+    const again = reopened.collection('docs');
+    await expectConverged(leader, again);
+    await leader.delete(['p5']);
+    expect(await syncReplica(again, localSource(leader))).toMatchObject({ mode: 'catch-up', deletes: 1, upserts: 0 });
+    await expectConverged(leader, again);
+  });
+});
+
+describe('repair', () => {
+  it('narrows a diverged replica down to the differing records, deletes what the leader lacks', async () => {
+    const { leader, replica } = await pair();
+    await leader.upsert(points(0, 2000));
+    await leader.flush();
+    await syncReplica(replica, localSource(leader));
+    // Diverge the replica behind the protocol's back: dropped, stale, corrupted and extra records.
+    const at = replica.syncView().sourceSeq!;
+    const live = await leader.get('p10');
+    await replica.commitReplicated([
+      { id: 'p10', seq: 1, vector: live!.vector.map((x) => x + 1), metadata: live!.metadata }, // corrupted
+      { id: 'p11', seq: 1, vector: vectorOf('p11', dimension, 7), metadata: { i: 11, version: 7 } }, // stale
+      { id: 'ghost', seq: 1, vector: vectorOf('ghost', dimension), metadata: {} }, // the leader never had it
+    ], ['p12', 'p13'], at);
+    const counter = { bytes: 0 };
+    const report = await syncReplica(replica, localSource(leader, counter));
+    expect(report.mode).toBe('repair');
+    expect(report.repair).toMatchObject({ recordsPulled: 4, recordsDeleted: 1, recordsRejected: 0 });
+    expect(report.repair!.bucketsDiffering).toBeLessThanOrEqual(5);
+    await expectConverged(leader, replica);
+    expect(await replica.get('ghost')).toBeNull();
+    // A full copy of 2,000 16-d records is ~250 KB; the repair moved a few KB.
+    expect(counter.bytes).toBeLessThan(20_000);
+  });
+
+  it('repairs a replica behind the tombstone horizon (it cannot be served by sequence)', async () => {
+    const { leader, replica } = await pair();
+    await leader.upsert(points(0, 30));
+    await syncReplica(replica, localSource(leader));
+    await leader.delete(['p1', 'p2']);
+    await leader.flush();
+    // Pretend compaction had to forget those tombstones: a leader manifest with a horizon past them.
+    const view = leader.syncView();
+    (view.manifest as { tombstoneHorizon?: number }).tombstoneHorizon = view.manifest.walSeq;
+    expect(decodeChanges(changesSince(leader, 1)).resync).toBe(true);
+    const report = await syncReplica(replica, localSource(leader));
+    expect(report.mode).toBe('repair');
+    expect(report.repair?.recordsDeleted).toBe(2);
+    await expectConverged(leader, replica);
+  });
+
+  it('a record corrupted on the way is rejected and fetched again, never applied', async () => {
+    const { leader, replica } = await pair();
+    await leader.upsert(points(0, 200));
+    await syncReplica(replica, localSource(leader));
+    await replica.commitReplicated([{ id: 'p7', seq: 1, vector: vectorOf('x', dimension), metadata: {} }], [], replica.syncView().sourceSeq!);
+    let flips = 0;
+    const honest = localSource(leader);
+    const flaky: SyncSource = {
+      ...honest,
+      async pull(request) {
+        const bytes = pull(leader, request);
+        if (request.ids?.includes('p7') && flips++ === 0) {
+          // Re-frame a record whose vector changed: valid CRC, wrong content.
+          // Frame header 12, leader seq 8, hash bytes 1, dimension 4, no expanded nodes 4, record count 4: the first vector.
+          const changed = bytes.slice();
+          changed[12 + 8 + 1 + 4 + 4 + 4 + 1] ^= 1;
+          return reframe(changed);
+        }
+        return bytes;
+      },
+    };
+    const report = await syncReplica(replica, flaky);
+    expect(report.repair?.recordsRejected).toBe(1);
+    await expectConverged(leader, replica);
+  });
+
+  it('a frame corrupted in transit fails its checksum', async () => {
+    const { leader } = await pair();
+    await leader.upsert(points(0, 5));
+    const bytes = changesSince(leader, 0);
+    bytes[bytes.length - 3] ^= 0xff;
+    await expectError(() => decodeChanges(bytes), 'data', 'sync changes: checksum mismatch (corrupted in transit)');
+  });
+});
+
+describe('tombstones', () => {
+  it('keeps needed entries and the newest others, raising the horizon past dropped ones', () => {
+    const entries: [string, number][] = [['a', 5], ['b', 9], ['c', 7], ['d', 3]];
+    const kept = retainTombstones(entries, (id) => id === 'd', 2, 2);
+    expect(kept).toEqual({ deletions: [['b', 9], ['d', 3]], horizon: 7 });
+  });
+});
+
+/** Recomputes the CRC of a tampered frame, as a leader with a bug would send it. */
+function reframe(bytes: Uint8Array): Uint8Array {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  view.setUint32(8, crc(bytes.subarray(12)), true);
+  return bytes;
+}
