@@ -77,6 +77,8 @@ interface Run {
 interface EngineReport {
   name: string;
   buildMs: number;
+  /** Process CPU time (all threads) spent in the build: its total work, robust to a busy machine. */
+  buildCpuMs: number;
   bytesPerVector?: number;
   queryPrepareUsPerQuery?: number;
   notes: string[];
@@ -136,8 +138,11 @@ async function benchmarkDataset(dataset: Dataset): Promise<DatasetReport> {
   const prepared = new Map<Engine<unknown>, unknown[]>();
   for (const engine of candidates) {
     try {
+      const cpuStarted = process.cpuUsage();
       const buildMs = await engine.build(train, dimension, metric, { m: options.m, efConstruction: options.efConstruction, threads: options.threads });
-      const report: EngineReport = { name: engine.name, buildMs, bytesPerVector: engine.bytesPerVector?.(), notes: engine.notes, runs: [] };
+      const cpu = process.cpuUsage(cpuStarted);
+      const buildCpuMs = (cpu.user + cpu.system) / 1000;
+      const report: EngineReport = { name: engine.name, buildMs, buildCpuMs, bytesPerVector: engine.bytesPerVector?.(), notes: engine.notes, runs: [] };
       if (engine.prepareQuery) {
         const started = performance.now();
         prepared.set(engine, queries.map((query) => engine.prepareQuery!(query)));
@@ -147,7 +152,7 @@ async function benchmarkDataset(dataset: Dataset): Promise<DatasetReport> {
       }
       reports.set(engine, report);
       const size = report.bytesPerVector === undefined ? '' : `, ${report.bytesPerVector.toFixed(1)} bytes/vector`;
-      console.log(`built ${engine.name}: ${(buildMs / 1000).toFixed(1)} s${size} (${engine.notes.join('; ')})`);
+      console.log(`built ${engine.name}: ${(buildMs / 1000).toFixed(1)} s, ${(buildCpuMs / 1000).toFixed(1)} CPU s${size} (${engine.notes.join('; ')})`);
     } catch (error) {
       skipped.push(`${engine.name}: build failed: ${(error as Error).message.split('\n')[0]}`);
       console.log(`skipped ${engine.name}: build failed: ${(error as Error).stack}`);
@@ -232,7 +237,7 @@ function printTable(report: DatasetReport): void {
   for (const engine of report.engines) {
     const size = engine.bytesPerVector === undefined ? '' : `  ${engine.bytesPerVector.toFixed(1)} bytes/vector`;
     const prepare = engine.queryPrepareUsPerQuery === undefined ? '' : `  query conversion ${engine.queryPrepareUsPerQuery.toFixed(1)} µs/query (not in QPS)`;
-    console.log(`  ${engine.name.padEnd(20)} ${(engine.buildMs / 1000).toFixed(1).padStart(7)} s${size}${prepare}`);
+    console.log(`  ${engine.name.padEnd(20)} ${(engine.buildMs / 1000).toFixed(1).padStart(7)} s ${(engine.buildCpuMs / 1000).toFixed(1).padStart(7)} CPU s${size}${prepare}`);
   }
 }
 
