@@ -172,7 +172,7 @@ export class Router {
     let response: HttpResponse;
     try {
       const origin = request.headers.origin;
-      if (origin !== undefined && !this.originAllowed(origin)) {
+      if (origin !== undefined && !this.originAllowed(origin) && !sameLiteralOrigin(origin, request.headers.host)) {
         throw new HyperspaceError('forbidden', `origin not allowed: ${origin.slice(0, 200)} (allow it with --cors-origin)`);
       }
       if (request.method === 'OPTIONS') return this.preflight(request);
@@ -253,6 +253,18 @@ function contextHeaders(headers: HttpRequest['headers']): Pick<RequestContext, '
     out.deadlineAtMs = Date.now() + Number(timeout);
   }
   return out;
+}
+
+/**
+ * A page this server served itself (the /demo page) sends Origin on its POSTs.
+ * Same-origin is allowed only for an IP-literal or localhost Host: a domain
+ * name could be DNS-rebound to a keyless loopback server, so a page on a
+ * domain needs --cors-origin like any other.
+ */
+function sameLiteralOrigin(origin: string, host: string | undefined): boolean {
+  if (host === undefined || (origin !== `http://${host}` && origin !== `https://${host}`)) return false;
+  const name = host.startsWith('[') ? host.slice(1, host.indexOf(']')) : host.replace(/:\d+$/, '');
+  return name === 'localhost' || /^\d{1,3}(\.\d{1,3}){3}$/.test(name) || name.includes(':');
 }
 
 function defaultLog(message: string, error: unknown): void {
