@@ -31,8 +31,8 @@ export const bodyBytesMaxDefault = 16 * 1024 * 1024;
 export interface RouterOptions {
   /** The database, or a getter that returns undefined while it is still recovering. */
   db: HyperspaceDB | (() => HyperspaceDB | undefined);
-  /** Without one, every request is served without a key. */
-  authenticator?: Authenticator;
+  /** Without one, every request is served without a key. (Anything that resolves credentials: the Lambda worker passes the principal it checked before opening the database.) */
+  authenticator?: Pick<Authenticator, 'authenticate'>;
   /** Origins allowed by CORS (`*` for any); none by default. */
   corsOrigins?: readonly string[];
   metrics?: Metrics;
