@@ -1,7 +1,7 @@
 // Bundles the browser build with esbuild (docs/web.md): the engine, the
-// IndexedDB stores and the WASM core as ES modules in web/dist/, next to the
-// .wasm (served as its own response) and the demo page.
-//   npx tsx web/build.ts
+// IndexedDB stores and the WASM core as ES modules, next to the .wasm (served
+// as its own response) and the demo page. `hyperspace serve` bundles in
+// memory at its first /demo request; `npm run build:web` writes web/dist/.
 // The same engine sources as Node; only a few Node-only modules are replaced:
 //   node:module                        → native/wasm/node-module.ts (the addon is the WASM build)
 //   engine/sha256.ts (node:crypto)     → web/sha256.ts
@@ -9,8 +9,8 @@
 //   node:path                          → web/shims/path.ts
 //   Buffer, setInterval/clearInterval  → web/shims/node-globals.ts (injected)
 import { build, type Plugin } from 'esbuild';
-import { copyFileSync, mkdirSync, readdirSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const web = dirname(fileURLToPath(import.meta.url));
@@ -44,32 +44,39 @@ const browserModules: Plugin = {
 };
 
 export interface WebBuildOptions {
-  outdir?: string;
   minify?: boolean;
 }
 
-/** Writes hyperspace-web.js (engine), hyperspace-core.js (core only), the .wasm and the demo page. */
-export async function buildWeb(options: WebBuildOptions = {}): Promise<{ outdir: string; files: string[] }> {
-  const outdir = options.outdir ?? join(web, 'dist');
-  mkdirSync(outdir, { recursive: true });
-  await build({
+/** The files of the browser build, by name: the two bundles, the .wasm and the demo page. */
+export async function bundleWeb(options: WebBuildOptions = {}): Promise<Map<string, Uint8Array>> {
+  const result = await build({
     entryPoints: { 'hyperspace-web': join(web, 'index.ts'), 'hyperspace-core': join(root, 'native', 'wasm', 'index.ts') },
-    outdir,
+    outdir: join(web, 'dist'),
+    write: false,
     bundle: true,
     format: 'esm',
     platform: 'browser',
     target: 'es2022',
-    splitting: false,
     minify: options.minify ?? false,
-    sourcemap: false,
     legalComments: 'none',
     inject: [join(web, 'shims', 'node-globals.ts')],
     plugins: [browserModules],
     logLevel: 'warning',
   });
-  copyFileSync(join(root, 'native', 'wasm', 'dist', 'hyperspace-wasm.wasm'), join(outdir, 'hyperspace-wasm.wasm'));
-  for (const file of readdirSync(join(web, 'demo'))) copyFileSync(join(web, 'demo', file), join(outdir, file));
-  return { outdir, files: readdirSync(outdir).sort() };
+  const files = new Map<string, Uint8Array>();
+  for (const file of result.outputFiles) files.set(basename(file.path), file.contents);
+  files.set('hyperspace-wasm.wasm', readFileSync(join(root, 'native', 'wasm', 'dist', 'hyperspace-wasm.wasm')));
+  for (const name of readdirSync(join(web, 'demo'))) files.set(name, readFileSync(join(web, 'demo', name)));
+  return files;
+}
+
+/** Writes the build into `outdir` (default web/dist/), for static hosting. */
+export async function buildWeb(options: WebBuildOptions & { outdir?: string } = {}): Promise<{ outdir: string; files: string[] }> {
+  const outdir = options.outdir ?? join(web, 'dist');
+  mkdirSync(outdir, { recursive: true });
+  const files = await bundleWeb(options);
+  for (const [name, bytes] of files) writeFileSync(join(outdir, name), bytes);
+  return { outdir, files: [...files.keys()].sort() };
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

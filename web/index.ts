@@ -25,3 +25,5 @@ export async function openBrowserDatabase(name = 'hyperspace', options: BrowserO
   const db = await HyperspaceDB.open(stores, { owner: 'browser', ...options });
   return Object.assign(db, { loadMs: performance.now() - started });
 }
+export { HttpServer, type HttpServerOptions, type RemoteCollection } from './http-server.ts';
+export { syncFromServer, type BrowserSyncReport, type SyncProgress } from './sync.ts';

@@ -9,6 +9,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { HyperspaceError } from '../../engine/index.ts';
+import { isDemoPath, serveDemo } from './demo.ts';
 import type { HttpResponse, Router } from './router.ts';
 
 export interface HttpServerOptions {
@@ -47,6 +48,8 @@ export async function startHttpServer(router: Router, options: HttpServerOptions
       req.resume();
       return;
     }
+    const path = (req.url ?? '/').split('?', 1)[0];
+    if (isDemoPath(path)) return serveDemo(req, res, path);
     serve(router, req, res);
   });
   // Headers must arrive promptly; a whole (large) body gets the default 5 minutes.

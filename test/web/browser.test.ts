@@ -1,0 +1,199 @@
+// The browser build in headless Chromium against a real `hyperspace serve`:
+// the demo page, offline use, persistence across reloads, errors, and sync
+// with the server (docs/web.md).
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { api, chromiumPath, freePort, launchChromium, startServer, type RunningServer } from './browser-harness.ts';
+
+const available = existsSync(chromiumPath);
+
+describe.skipIf(!available)('HyperspaceDB in the browser', () => {
+  let server: RunningServer;
+  let data: string;
+  let port: number;
+  let browser: Browser;
+  let context: BrowserContext;
+  let page: Page;
+  const failed: string[] = [];
+
+  beforeAll(async () => {
+    data = mkdtempSync(join(tmpdir(), 'hyperspace-browser-'));
+    port = await freePort();
+    server = await startServer(data, port);
+    browser = await launchChromium();
+    context = await browser.newContext();
+    page = await context.newPage();
+    page.on('requestfailed', (r) => failed.push(`${r.url()} ${r.failure()?.errorText}`));
+    page.on('response', (r) => { if (r.status() >= 400) failed.push(`${r.url()} ${r.status()}`); });
+    page.on('pageerror', (e) => failed.push(`page error: ${e.message}`));
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+
+  async function openDemo(): Promise<void> {
+    await page.goto(`${server.url}/demo/`);
+    await page.waitForFunction(() => (window as any).demo !== undefined, undefined, { timeout: 30_000 });
+  }
+
+  it('serves the demo page, its .wasm as application/wasm, and makes no failed request', async () => {
+    const wasm = page.waitForResponse((r) => r.url().endsWith('.wasm'));
+    await openDemo();
+    const response = await wasm;
+    expect(response.headers()['content-type']).toBe('application/wasm');
+    expect(await page.evaluate(() => (window as any).demo.hs.kernelName)).toBe('wasm-simd128');
+    expect(failed).toEqual([]);
+  });
+
+  it('creates and searches a Poincaré collection offline, and finds it after a reload (IndexedDB)', async () => {
+    await context.setOffline(true);
+    const before = await page.evaluate(async () => {
+      const { db } = (window as any).demo;
+      const c = await db.createCollection('local', { dimension: 8, metric: 'poincare' });
+      const points = Array.from({ length: 500 }, (_, i) => ({
+        id: `p${i}`, vector: Array.from({ length: 8 }, (_, j) => Math.sin(i * 7 + j) * 0.1), metadata: { even: i % 2 === 0 },
+      }));
+      await c.upsert(points.slice(0, 300));
+      await c.flush(); // a segment in IndexedDB ...
+      await c.upsert(points.slice(300)); // ... and a WAL tail
+      const query = points[42].vector;
+      const all = await c.search(query, { k: 5 });
+      const even = await c.search(query, { k: 5, filter: { even: true } });
+      return { all: all.hits, even: even.hits, count: await c.count() };
+    });
+    await context.setOffline(false);
+    expect(before.count).toBe(500);
+    expect(before.all[0]).toEqual({ id: 'p42', distance: 0 });
+    expect(before.even.every((h: { id: string }) => Number(h.id.slice(1)) % 2 === 0)).toBe(true);
+
+    await page.reload();
+    await page.waitForFunction(() => (window as any).demo !== undefined);
+    const after = await page.evaluate(async () => {
+      const { db } = (window as any).demo;
+      const c = db.collection('local');
+      const query = Array.from({ length: 8 }, (_, j) => Math.sin(42 * 7 + j) * 0.1);
+      return { all: (await c.search(query, { k: 5 })).hits, even: (await c.search(query, { k: 5, filter: { even: true } })).hits,
+        count: await c.count(), loadMs: db.loadMs, p499: await c.get('p499') };
+    });
+    expect(after.all).toEqual(before.all);
+    expect(after.even).toEqual(before.even);
+    expect(after.count).toBe(500);
+    expect(after.p499.metadata).toEqual({ even: false });
+    expect(after.loadMs).toBeGreaterThan(0);
+  });
+
+  it('refuses bad input with the same kind and message as the server', async () => {
+    const config = { dimension: 4, metric: 'poincare' };
+    await api(server.url, 'POST', '/v1/collections', { name: 'errs', ...config });
+    const cases: { label: string; op: 'create' | 'upsert' | 'search' | 'delete'; body: any }[] = [
+      { label: 'dimension mismatch', op: 'upsert', body: { points: [{ id: 'a', vector: [0.1, 0.2] }] } },
+      { label: 'outside the ball', op: 'upsert', body: { points: [{ id: 'a', vector: [0.9, 0.9, 0, 0] }] } },
+      { label: 'non-number value', op: 'upsert', body: { points: [{ id: 'a', vector: [0.1, 'x', 0, 0] }] } },
+      { label: 'empty id', op: 'upsert', body: { points: [{ id: '', vector: [0, 0, 0, 0] }] } },
+      { label: 'bad metadata', op: 'upsert', body: { points: [{ id: 'a', vector: [0, 0, 0, 0], metadata: { nested: { x: 1 } } }] } },
+      { label: 'k out of range', op: 'search', body: { vector: [0, 0, 0, 0], k: 0 } },
+      { label: 'query dimension', op: 'search', body: { vector: [0, 0, 0], k: 3 } },
+      { label: 'bad filter', op: 'search', body: { vector: [0, 0, 0, 0], k: 3, filter: { x: { $regex: 'a' } } } },
+      { label: 'bad collection name', op: 'create', body: { name: '../x', dimension: 4, metric: 'l2' } },
+      { label: 'unknown metric', op: 'create', body: { name: 'm', dimension: 4, metric: 'hamming' } },
+      { label: 'dimension 0', op: 'create', body: { name: 'm', dimension: 0, metric: 'l2' } },
+    ];
+    await page.evaluate(async (cfg) => { await (window as any).demo.db.createCollection('errs', cfg); }, config);
+    for (const { label, op, body } of cases) {
+      const path = op === 'create' ? '/v1/collections' : `/v1/collections/errs/${op}`;
+      const fromServer = (await api(server.url, 'POST', path, body)).error;
+      const fromBrowser = await page.evaluate(async ({ op, body }) => {
+        const { db } = (window as any).demo;
+        try {
+          if (op === 'create') await db.createCollection(body.name, { dimension: body.dimension, metric: body.metric });
+          else if (op === 'upsert') await db.collection('errs').upsert(body.points);
+          else if (op === 'search') await db.collection('errs').search(body.vector, { k: body.k, filter: body.filter });
+          return null;
+        } catch (e) {
+          return { kind: (e as any).kind, message: (e as Error).message };
+        }
+      }, { op, body });
+      expect(fromBrowser, label).toEqual(fromServer);
+    }
+  });
+
+  const serverRoot = async (name: string) => (await api(server.url, 'GET', `/v1/collections/${name}/digest`)).root as string;
+  const sync = (name: string) => page.evaluate(async (name) => {
+    const { db, hs } = (window as any).demo;
+    try {
+      const report = await hs.syncFromServer(db, new hs.HttpServer({ url: location.origin }), name);
+      const local = await db.collection(name).digest();
+      return { ...report, localRoot: local.root };
+    } catch (e) {
+      return { error: { kind: (e as any).kind, message: (e as Error).message } };
+    }
+  }, name);
+
+  function points(from: number, to: number, version = 0) {
+    return Array.from({ length: to - from }, (_, k) => {
+      const i = from + k;
+      return { id: `s${i}`, vector: Array.from({ length: 16 }, (_, j) => Math.cos(i * 3 + j + version)), metadata: { i, version } };
+    });
+  }
+
+  it('syncs a server collection until the digests match, then sees a server-side delete disappear', async () => {
+    await api(server.url, 'POST', '/v1/collections', { name: 'shared', dimension: 16, metric: 'cosine' });
+    for (let i = 0; i < 2000; i += 500) await api(server.url, 'POST', '/v1/collections/shared/upsert', { points: points(i, i + 500) });
+    const first = await sync('shared');
+    expect(first.error).toBeUndefined();
+    expect(first.localRoot).toBe(await serverRoot('shared'));
+    expect(first.root).toBe(first.localRoot);
+    expect(first.upserts).toBe(2000);
+
+    await api(server.url, 'POST', '/v1/collections/shared/delete', { ids: ['s1', 's2', 's3'] });
+    await api(server.url, 'POST', '/v1/collections/shared/upsert', { points: points(10, 30, 1) });
+    const second = await sync('shared');
+    expect(second.localRoot).toBe(await serverRoot('shared'));
+    expect(second.deletes).toBe(3);
+    const local = await page.evaluate(async () => {
+      const c = (window as any).demo.db.collection('shared');
+      return { s1: await c.get('s1'), s10: (await c.get('s10'))?.metadata, count: await c.count() };
+    });
+    expect(local).toEqual({ s1: null, s10: { i: 10, version: 1 }, count: 1997 });
+  });
+
+  it('keeps searching with the server stopped, then converges when it is back', async () => {
+    await server.stop();
+    const offline = await sync('shared');
+    expect(offline.error?.kind).toBe('unavailable');
+    expect(failed.every((f) => f.includes('ERR_CONNECTION_REFUSED'))).toBe(true);
+    failed.length = 0; // the refused requests of the offline attempt were the point
+    const hits = await page.evaluate(async () => {
+      const c = (window as any).demo.db.collection('shared');
+      return (await c.search(Array.from({ length: 16 }, (_, j) => Math.cos(500 * 3 + j)), { k: 3 })).hits.map((h: { id: string }) => h.id);
+    });
+    expect(hits[0]).toBe('s500');
+
+    server = await startServer(data, port);
+    await api(server.url, 'POST', '/v1/collections/shared/upsert', { points: points(2000, 2100) });
+    await api(server.url, 'POST', '/v1/collections/shared/delete', { ids: ['s500'] });
+    const back = await sync('shared');
+    expect(back.error).toBeUndefined();
+    expect(back.localRoot).toBe(await serverRoot('shared'));
+    const after = await page.evaluate(async () => {
+      const c = (window as any).demo.db.collection('shared');
+      return { s500: await c.get('s500'), count: await c.count() };
+    });
+    expect(after).toEqual({ s500: null, count: 2096 });
+  });
+
+  it('after a reload the copy is still in sync (catch-up by sequence moves nothing)', async () => {
+    await page.reload();
+    await page.waitForFunction(() => (window as any).demo !== undefined);
+    const again = await sync('shared');
+    expect(again.mode).toBe('catch-up');
+    expect(again.upserts + again.deletes).toBe(0);
+    expect(again.localRoot).toBe(await serverRoot('shared'));
+    expect(failed).toEqual([]);
+  });
+});
