@@ -6,6 +6,8 @@
 // out as number[]). Values are validated by the engine, with its messages.
 // Field names are those of the JSON API (docs/api.md, docs/openapi.yaml).
 import { HyperspaceError, limits, type CollectionDescription, type HyperspaceDB, type Metadata } from '../engine/index.ts';
+import { changesSince, pull } from '../engine/sync.ts';
+import { leaderOf } from './follow-state.ts';
 
 // ----------------------------------------------------------------- context
 
@@ -58,6 +60,8 @@ export const operationAccess = {
   compact: 'write',
   stats: 'read',
   getDigest: 'read',
+  syncChanges: 'read',
+  syncPull: 'read',
 } as const satisfies Record<string, 'none' | 'read' | 'write'>;
 
 export type OperationName = keyof typeof operationAccess;
@@ -117,6 +121,17 @@ export interface CollectionInfo {
   manifestVersion: number;
   /** The WAL sequence number the current manifest folds in. */
   indexedSeq: number;
+  /** On a follower: the leader seq this replica reflects and its lag (docs/format/merkle.md). */
+  replica?: ReplicaInfo;
+}
+
+export interface ReplicaInfo {
+  sourceSeq: number;
+  leader?: string;
+  leaderSeq?: number;
+  lagSeqs?: number;
+  lagSeconds?: number;
+  lastError?: string | null;
 }
 
 export interface ConsistencyPoint {
@@ -263,6 +278,22 @@ export interface GetDigestResponse {
   consistency: ConsistencyPoint;
 }
 
+/** Catch-up: changes after `afterSeq`; the answer is a binary frame (docs/format/merkle.md). */
+export interface SyncChangesRequest {
+  collection: string;
+  afterSeq?: number;
+  limit?: number;
+}
+
+/** Repair: expand nodes, fetch nodes' and ids' records; the answer is a binary frame. */
+export interface SyncPullRequest {
+  collection: string;
+  expand?: readonly string[];
+  nodes?: readonly string[];
+  ids?: readonly string[];
+  hashBytes?: number;
+}
+
 // ----------------------------------------------------------------- decoding
 
 type Fields = Record<string, unknown>;
@@ -306,7 +337,14 @@ function checkDeadline(ctx: RequestContext, operation: OperationName): void {
 function begin(ctx: RequestContext, operation: OperationName, collection?: string): void {
   checkDeadline(ctx, operation);
   authorize(ctx, operation, collection);
+  const leader = leaderOf(ctx.db);
+  if (leader !== undefined && followerRefuses.has(operation)) {
+    throw new HyperspaceError('conflict', `read-only follower of ${leader}: send ${operation} to the leader${collection === undefined ? '' : ` (collection=${collection})`}`);
+  }
 }
+
+/** What a follower answers with `conflict`: the leader's data is the only data. */
+const followerRefuses = new Set<OperationName>(['createCollection', 'deleteCollection', 'upsert', 'delete']);
 
 // ----------------------------------------------------------------- encoding
 
@@ -316,6 +354,7 @@ export function collectionInfo(d: CollectionDescription): CollectionInfo {
     hnsw: { m: d.hnsw.M, efConstruction: d.hnsw.efConstruction }, count: d.count, segments: d.segments,
     segmentBytes: d.segmentBytes, lastSeq: d.lastSeq, tailLength: d.tailLength, manifestVersion: d.manifestVersion,
     indexedSeq: d.indexedSeq,
+    ...(d.replica ? { replica: { ...d.replica } } : {}),
   };
 }
 
@@ -528,11 +567,43 @@ async function getDigest(ctx: RequestContext, request: GetDigestRequest): Promis
   return { root: d.root, buckets: d.buckets, consistency: d.consistency };
 }
 
+function optionalInteger(value: unknown, field: string): number | undefined {
+  const v = optional(value);
+  if (v !== undefined && (typeof v !== 'number' || !Number.isSafeInteger(v))) throw new HyperspaceError('invalid', `${field} must be an integer, got ${typeName(v)}`);
+  return v as number | undefined;
+}
+
+function optionalStrings(value: unknown, field: string): string[] | undefined {
+  const v = optional(value);
+  if (v !== undefined && (!Array.isArray(v) || v.some((x) => typeof x !== 'string'))) throw new HyperspaceError('invalid', `${field} must be an array of strings`);
+  return v as string[] | undefined;
+}
+
+async function syncChanges(ctx: RequestContext, request: SyncChangesRequest): Promise<Uint8Array> {
+  const r = fields(request, 'syncChanges request', ['collection', 'afterSeq', 'limit']);
+  const name = collectionName(r.collection, 'collection');
+  begin(ctx, 'syncChanges', name);
+  const limit = optionalInteger(r.limit, 'limit');
+  return changesSince(ctx.db.collection(name), optionalInteger(r.afterSeq, 'afterSeq') ?? 0, limit === undefined ? {} : { limit });
+}
+
+async function syncPull(ctx: RequestContext, request: SyncPullRequest): Promise<Uint8Array> {
+  const r = fields(request, 'syncPull request', ['collection', 'expand', 'nodes', 'ids', 'hashBytes']);
+  const name = collectionName(r.collection, 'collection');
+  begin(ctx, 'syncPull', name);
+  const collection = ctx.db.collection(name);
+  const hashBytes = optionalInteger(r.hashBytes, 'hashBytes');
+  return pull(collection, {
+    expand: optionalStrings(r.expand, 'expand'), nodes: optionalStrings(r.nodes, 'nodes'), ids: optionalStrings(r.ids, 'ids'),
+    ...(hashBytes === undefined ? {} : { hashBytes }),
+  });
+}
+
 /** Every operation of the API; transports route to these and nothing else. */
 export const operations = {
   createCollection, deleteCollection, listCollections, describeCollection,
   upsert, delete: deletePoints, get, search, searchBatch, count, scroll,
-  health, flush, compact, stats, getDigest,
+  health, flush, compact, stats, getDigest, syncChanges, syncPull,
 } satisfies Record<OperationName, (ctx: RequestContext, request: never) => Promise<unknown>>;
 
 export type Operations = typeof operations;
