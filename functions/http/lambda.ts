@@ -27,6 +27,9 @@ export async function handleLambdaEvent(router: Router, event: FunctionUrlEvent)
   let body: Uint8Array | string | undefined;
   if (event.body !== undefined && event.body !== '') body = event.isBase64Encoded ? Buffer.from(event.body, 'base64') : event.body;
   const response: HttpResponse = await router.handle({ method: event.requestContext.http.method.toUpperCase(), path: event.rawPath, headers, body });
+  if (response.body instanceof Uint8Array) {
+    return { statusCode: response.status, headers: response.headers, body: Buffer.from(response.body).toString('base64'), isBase64Encoded: true };
+  }
   return { statusCode: response.status, headers: response.headers, body: response.body, isBase64Encoded: false };
 }
 

@@ -21,7 +21,8 @@ export interface HttpRequest {
 export interface HttpResponse {
   status: number;
   headers: Record<string, string>;
-  body: string;
+  /** JSON text, or the binary frame of a sync answer (docs/format/merkle.md). */
+  body: string | Uint8Array;
   /** The error kind of an error response (for metrics and logs; not sent). */
   errorKind?: string;
 }
@@ -76,6 +77,9 @@ export const routes: readonly Route[] = [
   pointRoute('scroll', 'scroll'),
   pointRoute('flush', 'flush'),
   pointRoute('compact', 'compact'),
+  { method: 'GET', path: '/v1/collections/{name}/digest', operation: 'getDigest', request: (p) => ({ collection: p.name }) },
+  pointRoute('sync/changes', 'syncChanges'),
+  pointRoute('sync/pull', 'syncPull'),
   { method: 'GET', path: '/v1/collections/{name}/points/{id}', operation: 'get', request: (p) => ({ collection: p.name, id: p.id }) },
   { method: 'GET', path: '/metrics', operation: 'metrics' },
 ];
@@ -119,6 +123,7 @@ function decodeSegment(segment: string): string {
 }
 
 const jsonHeaders = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' };
+const binaryHeaders = { 'content-type': 'application/octet-stream', 'cache-control': 'no-store' };
 
 export class Router {
   readonly bodyBytesMax: number;
@@ -211,6 +216,7 @@ export class Router {
     if (principal) ctx.principal = principal;
     const handler = operations[route.operation] as (ctx: RequestContext, request: unknown) => Promise<unknown>;
     const result = await handler(ctx, route.request!(params, body));
+    if (result instanceof Uint8Array) return { status: 200, headers: { ...binaryHeaders, ...cors }, body: result };
     return { status: 200, headers: { ...jsonHeaders, ...cors }, body: JSON.stringify(result) };
   }
 

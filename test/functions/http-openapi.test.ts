@@ -93,6 +93,9 @@ describe('docs/openapi.yaml matches the server', () => {
     expect(await hit('POST /v1/collections/{name}/delete', '/v1/collections/oa/delete', { ids: ['q'] })).toBe(200);
     expect(await hit('POST /v1/collections/{name}/flush', '/v1/collections/oa/flush')).toBe(200);
     expect(await hit('POST /v1/collections/{name}/compact', '/v1/collections/oa/compact')).toBe(200);
+    expect(await hit('GET /v1/collections/{name}/digest', '/v1/collections/oa/digest')).toBe(200);
+    expect(await hit('POST /v1/collections/{name}/sync/changes', '/v1/collections/oa/sync/changes', { afterSeq: 0 })).toBe(200);
+    expect(await hit('POST /v1/collections/{name}/sync/pull', '/v1/collections/oa/sync/pull', { expand: ['00'], ids: ['p'] })).toBe(200);
     expect(await hit('GET /metrics', '/metrics')).toBe(200);
     expect(await hit('DELETE /v1/collections/{name}', '/v1/collections/oa')).toBe(200);
     expect(new Set(observed.map((o) => o.key))).toEqual(new Set(documented.keys()));
