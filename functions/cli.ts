@@ -8,9 +8,10 @@ import { commandHelp, parseArgs, UsageError, type CommandSpec } from './cli/args
 import { compact, create, flush, importCommand, search, stats, type Command, type Io } from './cli/commands.ts';
 import { demo } from './cli/demo.ts';
 import { keysCommand } from './auth/keys-cli.ts';
+import { syncCommand } from './follow.ts';
 import { serveCommand } from './serve.ts';
 
-const commands: Command[] = [create, importCommand, search, stats, flush, compact, demo, serveCommand, keysCommand];
+const commands: Command[] = [create, importCommand, search, stats, flush, compact, demo, serveCommand, syncCommand, keysCommand];
 
 function mainHelp(): string {
   const width = Math.max(...commands.map((c) => c.spec.name.length));

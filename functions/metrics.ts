@@ -3,7 +3,7 @@
 // error kind), and per-collection gauges read from describe(). Label values
 // come from fixed sets (operations, kinds, collection names), so the number of
 // series is bounded by limits.collectionsMax.
-import type { HyperspaceDB } from '../engine/index.ts';
+import type { CollectionDescription, HyperspaceDB } from '../engine/index.ts';
 
 export type Transport = 'http' | 'grpc';
 
@@ -86,6 +86,20 @@ function renderCollections(db: HyperspaceDB, out: string[]): void {
     out.push(`# HELP ${name} ${help}`);
     out.push(`# TYPE ${name} gauge`);
     for (const d of described) out.push(`${name}{collection="${escapeLabel(d.name)}"} ${d[field]}`);
+  }
+  const replicas = described.filter((d) => d.replica);
+  if (replicas.length > 0) {
+    type Replica = NonNullable<CollectionDescription['replica']>;
+    const lag: [string, string, (r: Replica) => number][] = [
+      ['hyperspace_replica_source_seq', 'Leader seq this replica reflects (its root equals the leader\'s there).', (r) => r.sourceSeq],
+      ['hyperspace_replica_lag_seqs', 'Leader seqs not yet applied here, as last seen.', (r) => r.lagSeqs ?? 0],
+      ['hyperspace_replica_lag_seconds', 'Seconds since this replica last matched the leader (-1: never).', (r) => r.lagSeconds ?? -1],
+    ];
+    for (const [name, help, value] of lag) {
+      out.push(`# HELP ${name} ${help}`);
+      out.push(`# TYPE ${name} gauge`);
+      for (const d of replicas) out.push(`${name}{collection="${escapeLabel(d.name)}"} ${value(d.replica!)}`);
+    }
   }
   out.push('# HELP hyperspace_indexer_failed 1 once a background indexing pass has failed (the message is in stats).');
   out.push('# TYPE hyperspace_indexer_failed gauge');

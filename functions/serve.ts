@@ -14,6 +14,7 @@ import { HyperspaceDB, HyperspaceError } from '../engine/index.ts';
 import { Authenticator } from './auth/authenticator.ts';
 import { commandHelp, intOption, parseArgs, stringOption, UsageError, type CommandSpec, type ParsedArgs } from './cli/args.ts';
 import type { Command, Io } from './cli/commands.ts';
+import { Follower } from './follow.ts';
 import { bodyBytesMaxDefault, Router } from './http/router.ts';
 import { startHttpServer, type RunningHttpServer } from './http/server.ts';
 import { Metrics } from './metrics.ts';
@@ -28,12 +29,19 @@ export interface ServeOptions {
   corsOrigins: string[];
   bodyBytesMax: number;
   drainMs: number;
+  /** Follow this leader (its HTTP API URL): a read replica of its collections (functions/follow.ts). */
+  follow?: string;
+  /** API key for the leader. */
+  followKey?: string;
+  /** Pause between follower passes. */
+  followPollMs?: number;
 }
 
 export interface RunningServe {
   http: RunningHttpServer;
   grpc: { port: number; close(): Promise<void> } | undefined;
   db: HyperspaceDB;
+  follower: Follower | undefined;
   close(): Promise<void>;
 }
 
@@ -78,13 +86,20 @@ export async function startServe(options: ServeOptions, log: (line: string) => v
       throw e;
     }
   }
+  let follower: Follower | undefined;
+  if (options.follow !== undefined) {
+    follower = new Follower(opened, { leader: options.follow, apiKey: options.followKey, pollMs: options.followPollMs, log });
+    follower.start();
+    log(`follow: read replica of ${follower.client.url}; writes are answered 409 conflict naming it`);
+  }
   db = opened;
   log(`ready: ${opened.listCollections().length} collection(s) recovered${authenticator.enforced ? ', API keys required' : ', no API keys (loopback development)'}`);
   let closing: Promise<void> | undefined;
   return {
-    http, grpc, db: opened,
+    http, grpc, db: opened, follower,
     close() {
       closing ??= (async () => {
+        await follower?.close();
         await Promise.all([http.close({ drainMs: options.drainMs }), grpc?.close()]);
         await opened.close();
       })();
@@ -124,11 +139,15 @@ export const serveSpec: CommandSpec = {
     'cors-origin': { type: 'string', value: 'ORIGINS', description: 'comma-separated origins allowed by CORS, or * (default: none)' },
     'body-bytes-max': { type: 'string', value: 'BYTES', default: String(bodyBytesMaxDefault), description: 'largest HTTP request body' },
     'drain-ms': { type: 'string', value: 'MS', default: '10000', description: 'how long shutdown waits for requests in flight' },
+    follow: { type: 'string', value: 'URL', description: 'be a read replica of this leader (its HTTP API): copy its collections, keep them converged, answer writes 409' },
+    'follow-key': { type: 'string', value: 'KEY', description: 'API key for the leader (or HYPERSPACE_LEADER_KEY)' },
+    'follow-poll-ms': { type: 'string', value: 'MS', default: '500', description: 'pause between follower passes (backs off on failure)' },
   },
   notes: [
     'GET /v1/health answers 200 once the data directory is recovered. API keys: "hyperspace keys --help".',
   ],
-  examples: ['hyperspace serve --data ./data', 'hyperspace serve --host 0.0.0.0 --http-port 8080 --grpc-port off'],
+  examples: ['hyperspace serve --data ./data', 'hyperspace serve --host 0.0.0.0 --http-port 8080 --grpc-port off',
+    'hyperspace serve --data ./replica --http-port 8081 --grpc-port off --follow http://127.0.0.1:8080'],
 };
 
 export function serveOptions(args: ParsedArgs): ServeOptions {
@@ -143,6 +162,10 @@ export function serveOptions(args: ParsedArgs): ServeOptions {
     corsOrigins: cors ? cors.split(',').map((o) => o.trim()).filter(Boolean) : [],
     bodyBytesMax: intOption(args, 'body-bytes-max', 1024, 2 ** 31 - 1, bodyBytesMaxDefault),
     drainMs: intOption(args, 'drain-ms', 0, 600_000, 10_000),
+    ...(stringOption(args, 'follow') === undefined ? {} : {
+      follow: stringOption(args, 'follow'), followKey: stringOption(args, 'follow-key') ?? process.env.HYPERSPACE_LEADER_KEY,
+      followPollMs: intOption(args, 'follow-poll-ms', 10, 600_000, 500),
+    }),
   };
 }
 
