@@ -139,6 +139,19 @@ export function statsResponse(r: api.StatsResponse): Wire {
   return { collections: r.collections.map(collectionInfo), indexerError: r.indexerError ?? '' };
 }
 
+export function syncChangesRequest(m: Wire): api.SyncChangesRequest {
+  return { collection: m.collection ?? '', afterSeq: m.afterSeq ?? 0, limit: positive(m.limit) };
+}
+
+export function syncPullRequest(m: Wire): api.SyncPullRequest {
+  return { collection: m.collection ?? '', expand: m.expand ?? [], nodes: m.nodes ?? [], ids: m.ids ?? [], hashBytes: positive(m.hashBytes) };
+}
+
+/** A sync answer is one binary frame (docs/format/merkle.md), the same bytes as over HTTP. */
+export function frameResponse(frame: Uint8Array): Wire {
+  return { frame };
+}
+
 export function digestResponse(r: api.GetDigestResponse): Wire {
   return { root: hexToBytes(r.root), buckets: r.buckets.map(hexToBytes), consistency: r.consistency };
 }

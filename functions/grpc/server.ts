@@ -5,6 +5,7 @@
 // status details and the kind in the `hs-error-kind` trailer.
 import * as grpc from '@grpc/grpc-js';
 import type { HyperspaceDB } from '../../engine/index.ts';
+import { decodePull } from '../../engine/sync.ts';
 import { serviceDefinition, type ServiceName } from '../../proto/index.ts';
 import { RateLimitedError } from '../auth/authenticator.ts';
 import { errorKindMetadataKey, errorTable, grpcStatus, toHyperspaceError } from '../errors.ts';
@@ -57,6 +58,8 @@ interface Route {
   operation: OperationName;
   decode: (message: any) => unknown;
   encode: (response: any) => unknown;
+  /** A server-streaming RPC: the operation is called again with `next(request, response)` until it returns undefined. */
+  next?: (request: any, response: any) => unknown;
 }
 
 const routes: Record<ServiceName, Record<string, Route | 'unimplemented'>> = {
@@ -83,9 +86,15 @@ const routes: Record<ServiceName, Record<string, Route | 'unimplemented'>> = {
   },
   SyncService: {
     GetDigest: { operation: 'getDigest', decode: codec.collectionRequest, encode: codec.digestResponse },
-    // Filled by the replication issue.
-    PullChanges: 'unimplemented',
-    PullBuckets: 'unimplemented',
+    PullChanges: { operation: 'syncChanges', decode: codec.syncChangesRequest, encode: codec.frameResponse },
+    // Ids that did not fit one frame are asked for again, each answer one message of the stream.
+    PullBuckets: {
+      operation: 'syncPull', decode: codec.syncPullRequest, encode: codec.frameResponse,
+      next: (request: { collection: string; hashBytes?: number }, frame: Uint8Array) => {
+        const deferred = decodePull(frame).deferredIds;
+        return deferred.length === 0 ? undefined : { collection: request.collection, ids: deferred, hashBytes: request.hashBytes };
+      },
+    },
   },
 };
 
@@ -104,6 +113,23 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
       const rpc = `${service}.${method}`;
       if (route === 'unimplemented') {
         implementation[method] = unimplemented(rpc, definition[method]!.responseStream);
+      } else if (route.next) {
+        implementation[method] = (call: grpc.ServerWritableStream<any, any>) => {
+          const startedAt = process.hrtime.bigint();
+          const observe = (outcome: string) =>
+            options.metrics?.observe('grpc', route.operation, outcome, Number(process.hrtime.bigint() - startedAt) / 1e9);
+          serveStream(options, route, call).then(
+            () => {
+              observe('ok');
+              call.end();
+            },
+            (thrown) => {
+              const status = serviceError(thrown, rpc, logError);
+              observe(status.kind);
+              call.emit('error', status);
+            },
+          );
+        };
       } else {
         implementation[method] = (call: grpc.ServerUnaryCall<any, any>, callback: grpc.sendUnaryData<any>) => {
           const startedAt = process.hrtime.bigint();
@@ -158,6 +184,26 @@ async function serve(options: GrpcServerOptions, route: Route, call: grpc.Server
   if (idempotencyKey) ctx.idempotencyKey = idempotencyKey;
   const response = await (operations[route.operation] as (ctx: RequestContext, request: unknown) => Promise<unknown>)(ctx, route.decode(call.request));
   return route.encode(response);
+}
+
+/** A server-streaming call: each answer is written before the next request is made (backpressure by the stream). */
+async function serveStream(options: GrpcServerOptions, route: Route, call: grpc.ServerWritableStream<any, any>): Promise<void> {
+  const headers = metadataHeaders(call.metadata);
+  const principal = options.authenticate ? await options.authenticate(headers) : undefined;
+  const cancelled = new AbortController();
+  call.once('cancelled', () => cancelled.abort());
+  const ctx: RequestContext = { db: options.db, signal: cancelled.signal };
+  if (principal) ctx.principal = principal;
+  const deadline = call.getDeadline();
+  const deadlineAtMs = deadline instanceof Date ? deadline.getTime() : deadline;
+  if (Number.isFinite(deadlineAtMs)) ctx.deadlineAtMs = deadlineAtMs;
+  const handler = operations[route.operation] as (ctx: RequestContext, request: unknown) => Promise<unknown>;
+  let request: unknown = route.decode(call.request);
+  while (request !== undefined && !cancelled.signal.aborted) {
+    const response = await handler(ctx, request);
+    if (!call.write(route.encode(response))) await new Promise((resolve) => call.once('drain', resolve));
+    request = route.next!(request, response);
+  }
 }
 
 /** Request metadata as lower-cased string headers (binary `-bin` entries are skipped). */

@@ -5,6 +5,7 @@ import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HyperspaceClient } from '../../client/index.ts';
 import { HyperspaceError } from '../../engine/index.ts';
+import { decodeChanges, decodePull } from '../../engine/sync.ts';
 import { Authenticator } from '../../functions/auth/authenticator.ts';
 import { hashKey } from '../../functions/auth/keys-file.ts';
 import { Metrics } from '../../functions/metrics.ts';
@@ -41,6 +42,19 @@ function rawStream(address: string, service: ServiceName, method: string, reques
       client.close();
       resolve(error);
     });
+  });
+}
+
+/** The frames of a server stream, in order. */
+function rawFrames(address: string, service: ServiceName, method: string, request: object): Promise<Uint8Array[]> {
+  const Client = grpc.makeClientConstructor(serviceDefinition(service), service);
+  const client = new Client(address, grpc.credentials.createInsecure());
+  return new Promise((resolve, reject) => {
+    const frames: Uint8Array[] = [];
+    const call = (client as any)[method](request) as grpc.ClientReadableStream<{ frame: Uint8Array }>;
+    call.on('data', (m) => frames.push(m.frame));
+    call.on('error', (error) => { client.close(); reject(error); });
+    call.on('end', () => { client.close(); resolve(frames); });
   });
 }
 
@@ -179,7 +193,7 @@ describe('gRPC server through the SDK', () => {
     expect(await h.db.collection('docs').get('inf')).toBeNull();
   });
 
-  it('serves health, stats and the Merkle digest; replication pulls are UNIMPLEMENTED for now', async () => {
+  it('serves health, stats, the Merkle digest and the replication pulls', async () => {
     expect(await client.health()).toEqual({ serving: true, collections: 1 });
     const stats = await rawCall(h.address, 'AdminService', 'Stats', {});
     expect(stats.collections.map((c: { name: string }) => c.name)).toEqual(['docs']);
@@ -190,10 +204,18 @@ describe('gRPC server through the SDK', () => {
     expect(digest.consistency).toEqual(library.consistency);
     const compacted = await rawCall(h.address, 'AdminService', 'Compact', { collection: 'docs' });
     expect(compacted.collection.name).toBe('docs');
-    const pull = await rawCall(h.address, 'SyncService', 'PullChanges', { collection: 'docs' }).catch((e: grpc.ServiceError) => e);
-    expect(pull.code).toBe(grpc.status.UNIMPLEMENTED);
-    const stream = await rawStream(h.address, 'SyncService', 'PullBuckets', { collection: 'docs', buckets: [0] });
-    expect(stream.code).toBe(grpc.status.UNIMPLEMENTED);
+    // Catch-up and repair answer with the same frames as HTTP (engine/sync.ts decodes both).
+    const changes = decodeChanges((await rawCall(h.address, 'SyncService', 'PullChanges', { collection: 'docs' })).frame);
+    expect(changes).toMatchObject({ afterSeq: 0, done: true, root: library.root });
+    const behind = await rawCall(h.address, 'SyncService', 'PullChanges', { collection: 'docs', afterSeq: 1e9 }).catch((e: grpc.ServiceError) => e);
+    expect(behind.code).toBe(grpc.status.ALREADY_EXISTS); // conflict: a replica never moves backwards
+    const frames = await rawFrames(h.address, 'SyncService', 'PullBuckets', { collection: 'docs', expand: ['00'], ids: ['p1', 'nope'] });
+    expect(frames).toHaveLength(1);
+    const answer = decodePull(frames[0]);
+    expect(answer).toMatchObject({ deferredIds: [], expanded: [{ node: { bucket: 0, path: [] } }] });
+    expect(answer.missing).toContain('nope');
+    const bad = await rawStream(h.address, 'SyncService', 'PullBuckets', { collection: 'docs', expand: ['zz'] });
+    expect(bad.code).toBe(grpc.status.INVALID_ARGUMENT);
   });
 });
 
