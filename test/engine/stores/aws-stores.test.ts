@@ -161,6 +161,7 @@ describe('DynamoLogStore', () => {
       acknowledged.push(...results.map((r) => r.seq));
     }
     expect(transactions).toBeGreaterThanOrEqual(8);
+    expect(log.stats.readBacks).toBe(3); // the two lost replies and the one lost request
     expect(acknowledged.sort((x, y) => x - y)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
     const records = await readAll(log, 'docs');
     expect(records.map((r) => r.seq)).toEqual(acknowledged);
