@@ -214,6 +214,22 @@ describe('repair', () => {
   });
 });
 
+describe('wire frames', () => {
+  it('match the test vectors of docs/format/merkle.md', async () => {
+    const db = await HyperspaceDB.open(await temporaryDirectory(), { indexer: false });
+    opened.push(db);
+    const v = await db.createCollection('v', { dimension: 3, metric: 'l2' });
+    await v.upsert([{ id: 'a', vector: [1, 2, 3] }]);
+    await v.delete(['gone']);
+    const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+    expect(hex(changesSince(v, 0))).toBe('4853594e01010000739d454f' + '0000000000000000' + '0200000000000000' + '0200000000000000'
+      + '01' + '8824d9f1b7a44c0e1f47e0a71e2dd72870e8bd7da2da3fcb2575e2390171bb53' + '03000000' + '01000000' + '0000803f0000004000004040'
+      + '0100000000000000' + '0100' + '61' + '02000000' + '7b7d' + '01000000' + '0200000000000000' + '0400' + '676f6e65');
+    expect(hex(pull(v, { expand: ['ca'], ids: ['gone'] }))).toBe('4853594e01020000b9bb4197' + '0200000000000000' + '08' + '03000000'
+      + '01000000' + 'ca' + '00' + '02' + '01000000' + '0100' + '61' + '482e605f4b9f98c9' + '00000000' + '01000000' + '0400' + '676f6e65' + '00000000' + '00000000');
+  });
+});
+
 describe('tombstones', () => {
   it('keeps needed entries and the newest others, raising the horizon past dropped ones', () => {
     const entries: [string, number][] = [['a', 5], ['b', 9], ['c', 7], ['d', 3]];
