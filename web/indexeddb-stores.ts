@@ -7,8 +7,8 @@
 // Writes of the LogStore are committed with durability "strict" before they
 // resolve (acknowledged means durable). The small state is mirrored in memory
 // and mutations are serialized, so a compare-and-swap is a check in memory
-// followed by one transaction. One page at a time may open a database (the
-// Web Locks API holds it); idempotency keys live in memory only.
+// followed by one transaction. One page at a time opens a database (a Web
+// Lock held while it is open); idempotency keys live in memory only.
 import { HyperspaceError } from '../native/errors.ts';
 import { limits } from '../engine/limits.ts';
 import { crc32c } from '../engine/stores/crc32c.ts';
@@ -335,9 +335,40 @@ export class IndexedDbLogStore implements LogStore {
   }
 }
 
-/** Both stores over one IndexedDB database; `close` closes it. */
+/** How long an open waits for another page (or the page being reloaded) to let go. */
+const LOCK_WAIT_MS = 5000;
+
+/**
+ * Holds the Web Lock of database `name` until the returned release is called:
+ * two pages writing one WAL would each assign the same sequence numbers.
+ */
+async function holdLock(name: string): Promise<() => void> {
+  const locks = (globalThis as { navigator?: { locks?: LockManager } }).navigator?.locks;
+  if (!locks) return () => undefined; // no Web Locks (Node tests): the caller's responsibility
+  let release: () => void = () => undefined;
+  let acquired!: () => void;
+  const held = new Promise<void>((resolve) => { acquired = resolve; });
+  const request = locks.request(`hyperspace:${name}`, { signal: AbortSignal.timeout(LOCK_WAIT_MS) }, () => {
+    acquired();
+    return new Promise<void>((resolve) => { release = resolve; });
+  });
+  try {
+    await Promise.race([held, request]);
+  } catch {
+    throw new HyperspaceError('conflict', `database ${name} is open in another tab or window (waited ${LOCK_WAIT_MS} ms); close it there first`);
+  }
+  return () => release();
+}
+
+/** Both stores over one IndexedDB database, held by this page; `close` lets go. */
 export async function openIndexedDbStores(name: string, factory?: IDBFactory) {
-  const db = await openIndexedDb(name, factory);
-  const log = await IndexedDbLogStore.open(db);
-  return { objects: new IndexedDbObjectStore(db), log, close: () => log.close() };
+  const release = await holdLock(name);
+  try {
+    const db = await openIndexedDb(name, factory);
+    const log = await IndexedDbLogStore.open(db);
+    return { objects: new IndexedDbObjectStore(db), log, close: async () => { await log.close(); release(); } };
+  } catch (e) {
+    release();
+    throw e;
+  }
 }

@@ -196,4 +196,21 @@ describe.skipIf(!available)('HyperspaceDB in the browser', () => {
     expect(again.localRoot).toBe(await serverRoot('shared'));
     expect(failed).toEqual([]);
   });
+
+  it('refuses to open the database in a second tab while the first holds it', async () => {
+    const second = await context.newPage();
+    await second.goto(`${server.url}/demo/favicon.svg`);
+    // A string, so the test runner does not rewrite the page's dynamic import.
+    const refused = await second.evaluate(`(async () => {
+      const hs = await import('/demo/hyperspace-web.js');
+      try {
+        await hs.openBrowserDatabase('hyperspace-demo');
+        return null;
+      } catch (e) {
+        return { kind: e.kind, message: e.message };
+      }
+    })()`);
+    expect(refused).toEqual({ kind: 'conflict', message: 'database hyperspace-demo is open in another tab or window (waited 5000 ms); close it there first' });
+    await second.close();
+  });
 });
