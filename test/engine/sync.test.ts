@@ -5,7 +5,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { HyperspaceDB, type Collection } from '../../engine/index.ts';
 import { crc32c as crc } from '../../native/index.ts';
 import { retainTombstones } from '../../engine/sync-tombstones.ts';
+import type { ReplicatedRecord } from '../../engine/collection.ts';
 import { changesSince, decodeChanges, localSource, pull, syncReplica, type SyncSource } from '../../engine/sync.ts';
+import { rng } from '../helpers/random.ts';
 import { expectError, temporaryDirectory, vectorOf } from './engine-helpers.ts';
 
 const dimension = 16;
@@ -212,6 +214,62 @@ describe('repair', () => {
     bytes[bytes.length - 3] ^= 0xff;
     await expectError(() => decodeChanges(bytes), 'data', 'sync changes: checksum mismatch (corrupted in transit)');
   });
+});
+
+describe('random divergence', () => {
+  for (const k of [1, 10, 1000]) {
+    it(`k=${k} records dropped, duplicated, stale or corrupted on the replica, deletes on the leader, writes during the sync: detected and repaired`, async () => {
+      const { leader, replica } = await pair();
+      const random = rng(k);
+      const pick = (n: number) => Math.floor(random() * n);
+      for (let b = 0; b < 4; b++) await leader.upsert(points(b * 1000, b * 1000 + 1000));
+      await leader.flush();
+      await syncReplica(replica, localSource(leader));
+      const oldVersions = new Map<string, ReplicatedRecord>();
+      for (let i = 0; i < 300; i++) {
+        const id = `p${pick(4000)}`;
+        const before = await leader.get(id);
+        if (before) oldVersions.set(id, { id, seq: 1 + Math.floor(Number(id.slice(1)) / 1000), vector: before.vector, metadata: before.metadata });
+      }
+      await leader.upsert([...oldVersions.keys()].map((id) => point(Number(id.slice(1)), 9)));
+      const deleted = new Set(Array.from({ length: 50 }, () => `p${pick(4000)}`));
+      await leader.delete([...deleted]);
+      await leader.flush();
+      await syncReplica(replica, localSource(leader)); // the replica has the leader's state, then diverges
+      const at = replica.syncView().sourceSeq!;
+      const upserts = new Map<string, ReplicatedRecord>();
+      const drops = new Set<string>();
+      for (let i = 0; i < k; i++) {
+        const kind = pick(4);
+        const id = `p${pick(4000)}`;
+        const live = await replica.get(id);
+        if (kind === 0 && live) drops.add(id);
+        else if (kind === 1) upserts.set(`dup-${i}`, { id: `dup-${i}`, seq: at, vector: vectorOf(id, dimension), metadata: {} }); // a copy under an id the leader lacks
+        else if (kind === 2 && oldVersions.has(id)) upserts.set(id, oldVersions.get(id)!); // stale: the version before the leader's update
+        else if (live) upserts.set(id, { id, seq: at, vector: live.vector.map((x, j) => (j === 0 ? x + 0.5 : x)), metadata: live.metadata }); // corrupted
+        else if (deleted.has(id)) upserts.set(id, { id, seq: 1, vector: vectorOf(id, dimension), metadata: {} }); // a deleted record come back
+      }
+      for (const id of upserts.keys()) drops.delete(id);
+      await replica.commitReplicated([...upserts.values()], [...drops], at);
+      if (k >= 10) await replica.flush();
+      expect((await replica.digest()).root).not.toBe((await leader.digest()).root);
+      // The leader keeps taking writes while the replica syncs.
+      let writes = 0;
+      const honest = localSource(leader);
+      const busy: SyncSource = {
+        digest: async () => { await leader.upsert([point(5000 + writes++, 1)]); return honest.digest(); },
+        changes: async (after, limit) => { await leader.delete([`p${pick(4000)}`]); return honest.changes(after, limit); },
+        pull: async (request) => { await leader.upsert([point(pick(4000), 20 + writes++)]); return honest.pull(request); },
+      };
+      const before = replica.syncView().sourceSeq!;
+      const report = await syncReplica(replica, busy);
+      expect(report.mode).toBe('repair');
+      expect(report.sourceSeq).toBeGreaterThanOrEqual(before);
+      await expectConverged(leader, replica);
+      for (const id of deleted) if (!(await leader.get(id))) expect(await replica.get(id)).toBeNull();
+      for (const id of upserts.keys()) if (id.startsWith('dup-')) expect(await replica.get(id)).toBeNull();
+    });
+  }
 });
 
 describe('wire frames', () => {
