@@ -130,6 +130,8 @@ const catalogKey = (name: string): Item => ({ pk: s('catalog'), sk: s(name) });
 const walPartition = (collection: string, incarnation: number) => `wal#${collection}#${incarnation}`;
 const keyPartition = (collection: string, incarnation: number) => `key#${collection}#${incarnation}`;
 const TRANSACT_CANCELED = 'TransactionCanceledException';
+/** Spilled bodies a read fetches ahead of the group it decodes. */
+const SPILL_READ_AHEAD = 4;
 const CONDITION_FAILED = 'ConditionalCheckFailedException';
 
 export class DynamoLogStore implements LogStore {
@@ -195,8 +197,8 @@ export class DynamoLogStore implements LogStore {
     const result: WalRecord[] = [];
     let bytes = 0;
     /** Adds a group's records from `fromSeq`; false once the budget is spent. */
-    const take = async (item: Item): Promise<boolean> => {
-      const group = await this.decodeGroup(collection, item);
+    const take = async (item: Item, body?: Uint8Array): Promise<boolean> => {
+      const group = this.decodeGroup(collection, item, body ?? (await this.groupBody(collection, item)));
       for (let i = 0; i < group.records.length; i++) {
         const seq = group.firstSeq + i;
         if (seq < fromSeq) continue;
@@ -228,7 +230,17 @@ export class DynamoLogStore implements LogStore {
         ExclusiveStartKey: start,
         Limit: Math.max(1, Math.min(100, limit - result.length)),
       });
-      for (const item of page.items) if (!(await take(item))) return result;
+      // Spilled bodies are fetched a few groups ahead of the one being decoded.
+      const bodies: Promise<Uint8Array>[] = [];
+      const body = (i: number) => (bodies[i] ??= this.groupBody(collection, page.items[i]));
+      try {
+        for (let i = 0; i < page.items.length; i++) {
+          for (let j = i; j < Math.min(page.items.length, i + SPILL_READ_AHEAD); j++) void body(j).catch(() => undefined);
+          if (!(await take(page.items[i], await body(i)))) return result;
+        }
+      } finally {
+        for (const pending of bodies) void pending?.catch(() => undefined);
+      }
       start = page.lastKey;
     }
     return result;
@@ -726,12 +738,17 @@ export class DynamoLogStore implements LogStore {
     return pointer?.version === next.version && pointer.key === next.key;
   }
 
-  private async decodeGroup(collection: string, item: Item): Promise<{ firstSeq: number; appendedAtMs: number; records: { payload: Uint8Array }[] }> {
+  /** The group's body: inline, or from the object store. */
+  private async groupBody(collection: string, item: Item): Promise<Uint8Array> {
+    const body = item.body?.B ?? (item.spillKey?.S ? await this.objects.get(item.spillKey.S) : undefined);
+    if (!body) throw new HyperspaceError('data', `wal group has no body: collection=${collection} firstSeq=${num(item.firstSeq)}`);
+    return body;
+  }
+
+  private decodeGroup(collection: string, item: Item, body: Uint8Array): { firstSeq: number; appendedAtMs: number; records: { payload: Uint8Array }[] } {
     const firstSeq = num(item.firstSeq);
     const where = `collection=${collection} firstSeq=${firstSeq}`;
     if (num(item.v) !== 1) throw new HyperspaceError('data', `wal group has unknown version ${item.v?.N}: ${where}`);
-    const body = item.body?.B ?? (item.spillKey?.S ? await this.objects.get(item.spillKey.S) : undefined);
-    if (!body) throw new HyperspaceError('data', `wal group has no body: ${where}`);
     const records = decodeGroupBody(
       body,
       { count: num(item.count), groupId: Buffer.from(item.groupId?.S ?? '', 'hex'), bodyBytes: num(item.bodyBytes), bodyCrc: num(item.bodyCrc) },

@@ -101,6 +101,18 @@ describe('DynamoLogStore', () => {
     expect((await log.append('docs', small)).seq).toBe(3);
   });
 
+  it('reads many spilled groups back in order, fetching bodies ahead, within the record and byte budgets', async () => {
+    const { log } = await stores();
+    const payloads = Array.from({ length: 9 }, (_, g) => new Uint8Array(40_000 + g).map((_, i) => (i * 31 + g) & 0xff));
+    for (const payload of payloads) await log.append('docs', payload); // one group each, all spilled
+    const all = await log.read('docs', 1);
+    expect(all.map((r) => r.seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    all.forEach((record, i) => expect(Buffer.compare(record.payload, payloads[i])).toBe(0));
+    expect((await log.read('docs', 3, { limit: 2 })).map((r) => r.seq)).toEqual([3, 4]);
+    expect((await log.read('docs', 5, { bytesMax: 80_100 })).map((r) => r.seq)).toEqual([5, 6]);
+    expect(log.stats.spilledGroups).toBe(9);
+  });
+
   it('refuses a spilled body that was altered in S3 with a data error', async () => {
     const { log, bucket } = await stores();
     await log.append('docs', new Uint8Array(100_000).fill(7));
