@@ -97,14 +97,16 @@ interface DatasetReport {
   skipped: string[];
 }
 
-async function engineCandidates(): Promise<{ engines: Engine<unknown>[]; skipped: string[] }> {
+async function engineCandidates(metric: Dataset['metric']): Promise<{ engines: Engine<unknown>[]; skipped: string[] }> {
   const skipped: string[] = [];
   const engines: Engine<unknown>[] = [];
-  for (const make of [hnswlib, usearch]) {
+  const peers: [string, () => Promise<unknown>][] = [['hnswlib-node', hnswlib], ['usearch', () => usearch('cos')]];
+  if (metric === 'cosine') peers.push(['usearch-ip', () => usearch('ip')]);
+  for (const [name, make] of peers) {
     try {
       engines.push(await make() as Engine<unknown>);
     } catch (error) {
-      skipped.push(`${make.name}: ${(error as Error).message.split('\n')[0]}`);
+      skipped.push(`${name}: ${(error as Error).message.split('\n')[0]}`);
     }
   }
   const quantizations: Quantization[] = ['none', 'int8', 'binary'];
@@ -130,7 +132,7 @@ async function benchmarkDataset(dataset: Dataset): Promise<DatasetReport> {
 
   const loadBefore = loadavg();
   if (loadBefore[0] > cpus().length * 0.5) console.log(`note: load average ${loadBefore[0].toFixed(1)} on ${cpus().length} cores; wall-clock QPS will be noisy, see the CPU-time QPS`);
-  const { engines: candidates, skipped } = await engineCandidates();
+  const { engines: candidates, skipped } = await engineCandidates(metric);
   for (const reason of skipped) console.log(`skipped ${reason}`);
   const queries = Array.from({ length: queryCount }, (_, q) => test.subarray(q * dimension, (q + 1) * dimension));
 

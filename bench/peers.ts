@@ -109,7 +109,7 @@ interface UsearchIndex {
 }
 interface UsearchModule {
   Index: new (config: {
-    dimensions: number; metric: 'l2sq' | 'cos'; quantization: 'f32';
+    dimensions: number; metric: 'l2sq' | 'cos' | 'ip'; quantization: 'f32';
     connectivity: number; expansion_add: number; expansion_search: number; multi: boolean;
   }) => UsearchIndex;
 }
@@ -118,28 +118,36 @@ interface UsearchModule {
  * usearch's JS binding fixes expansion_search at construction and has no
  * setter, so setEf saves the built graph once and loads it into a new Index
  * configured with the new expansion (the file format does not store it).
+ *
+ * For cosine, `cosineAs: 'cos'` is usearch's own metric, which takes both norms
+ * inside every distance; `'ip'` normalizes in the adapter (train in the build,
+ * each query in the timed search) and uses inner product, as hnswlib and ours
+ * do internally. Both are reported: the second is usearch at its best.
  */
-export async function usearch(): Promise<Engine> {
+export async function usearch(cosineAs: 'cos' | 'ip' = 'cos'): Promise<Engine> {
   const { Index } = await importBenchDependency<UsearchModule>('usearch');
   let config: ConstructorParameters<UsearchModule['Index']>[0] | undefined;
   let index: UsearchIndex | undefined;
   let savedDirectory: string | undefined;
   const notes: string[] = [];
+  let normalizeQueries = false;
   return {
-    name: 'usearch',
+    name: cosineAs === 'cos' ? 'usearch' : 'usearch-ip',
     notes,
     async build(train, dimension, metric, { m, efConstruction, threads }) {
       if (metric !== 'l2' && metric !== 'cosine') throw new Error(`usearch adapter: unsupported metric ${metric}`);
+      if (cosineAs === 'ip' && metric !== 'cosine') throw new Error('usearch-ip is only for cosine data sets');
+      normalizeQueries = metric === 'cosine' && cosineAs === 'ip';
       const count = train.length / dimension;
       config = {
-        dimensions: dimension, metric: metric === 'l2' ? 'l2sq' : 'cos', quantization: 'f32',
+        dimensions: dimension, metric: metric === 'l2' ? 'l2sq' : cosineAs, quantization: 'f32',
         connectivity: m, expansion_add: efConstruction, expansion_search: 64, multi: false,
       };
       const keys = new BigUint64Array(count);
       for (let i = 0; i < count; i++) keys[i] = BigInt(i);
       const started = performance.now();
       index = new Index(config);
-      index.add(keys, train, threads);
+      index.add(keys, normalizeQueries ? normalizedRows(train, dimension) : train, threads);
       const buildMs = performance.now() - started;
       savedDirectory = mkdtempSync(join(tmpdir(), 'hyperspace-bench-usearch-'));
       index.save(join(savedDirectory, 'index.usearch'));
@@ -151,7 +159,7 @@ export async function usearch(): Promise<Engine> {
       index.load(join(savedDirectory!, 'index.usearch'));
     },
     search(query, k) {
-      const keys = index!.search(query, k, 1).keys;
+      const keys = index!.search(normalizeQueries ? normalizedRows(query, query.length) : query, k, 1).keys;
       const ids = new Uint32Array(keys.length);
       for (let i = 0; i < keys.length; i++) ids[i] = Number(keys[i]);
       return ids;
@@ -160,6 +168,17 @@ export async function usearch(): Promise<Engine> {
       if (savedDirectory) rmSync(savedDirectory, { recursive: true, force: true });
     },
   };
+}
+
+function normalizedRows(vectors: Float32Array, dimension: number): Float32Array {
+  const out = new Float32Array(vectors.length);
+  for (let offset = 0; offset < vectors.length; offset += dimension) {
+    let sum = 0;
+    for (let j = 0; j < dimension; j++) sum += vectors[offset + j] * vectors[offset + j];
+    const scale = sum > 0 ? 1 / Math.sqrt(sum) : 0;
+    for (let j = 0; j < dimension; j++) out[offset + j] = vectors[offset + j] * scale;
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------- ours
