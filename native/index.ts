@@ -213,7 +213,11 @@ export async function buildIndex(vectors: Float32Array, options: BuildOptions): 
 export interface SearchOptions {
   k: number;
   ef?: number;
-  /** Quantized indexes: how many traversal candidates get an exact float32 re-score (0 = all ef). */
+  /**
+   * Quantized indexes: how many candidates get an exact float32 re-score. 0 =
+   * all ef beam results; more than ef = the best estimates among every record
+   * the beam visited (a deeper rerank without a wider beam).
+   */
   rerank?: number;
   /** Bitset over positions (LSB-first): only these may be returned. */
   allow?: Uint8Array | null;

@@ -335,11 +335,11 @@ struct SearchScratch {
   Visited visited;
   std::vector<float> query;
   std::vector<uint8_t> code;
-  std::vector<Candidate> cand, top;
+  std::vector<Candidate> cand, top, pool;
   std::vector<uint32_t> fresh;
-  // Binary: cos(pi * h / dimension) for every Hamming distance h.
-  std::vector<float> cos_table;
-  uint32_t cos_dimension = 0;
+  // Binary: per 4-bit group of a code, the sum of the centred query's values
+  // at the set bits, for all 16 nibbles (asymmetric estimate, see below).
+  std::vector<float> nibble_sums;
 };
 thread_local SearchScratch scratch;
 
@@ -368,14 +368,31 @@ class Searcher {
       stride_ = size_t(dim_) * 4;
     }
     if (Q == Quant::Binary) {
-      const uint32_t bits = v.code_bytes * 8;  // pad bits are 0, but a mapped code may lie
-      if (s.cos_dimension != dim_ || s.cos_table.size() != bits + 1) {
-        s.cos_table.resize(bits + 1);
-        for (uint32_t h = 0; h <= bits; h++)
-          s.cos_table[h] = std::cos(3.14159265358979f * float(std::min(h, dim_)) / float(dim_));
-        s.cos_dimension = dim_;
+      // Asymmetric binary estimate (RaBitQ-style, without the rotation): the
+      // query stays float. With q' = q − mean and b the record's bits,
+      // (q−mean)·(v−mean) ≈ aux[3] · Σ_i ±q'_i (+ where b_i = 1), and that
+      // sum is 2·Σ_{b_i=1} q'_i − Σ q'_i, read from 16-entry tables per nibble.
+      const uint32_t nibbles = v.code_bytes * 2;
+      s.nibble_sums.resize(size_t(nibbles) * 16);
+      float* t = s.nibble_sums.data();
+      double total = 0;
+      for (uint32_t g = 0; g < nibbles; g++) {
+        float x[4];
+        for (uint32_t b = 0; b < 4; b++) {
+          const uint32_t d = 4 * g + b;
+          x[b] = d < dim_ ? q_[d] - v.mean[d] : 0.0f;
+          total += x[b];
+        }
+        float* row = t + size_t(g) * 16;
+        row[0] = 0;
+        for (uint32_t nib = 1; nib < 16; nib++)
+          row[nib] = row[nib & (nib - 1)] + x[__builtin_ctz(nib)];
       }
-      cos_ = s.cos_table.data();
+      nibble_sums_ = t;
+      centred_sum_ = float(total);
+      // Blobs written before aux[3] existed hold 0 there: use its expectation
+      // for Gaussian-like data, ‖v−mean‖ / (sqrt(2/π)·sqrt(dimension)).
+      fallback_ratio_ = 1.0f / (0.7978846f * std::sqrt(float(dim_)));
     }
     if (s.fresh.size() < v.m0) s.fresh.resize(v.m0);
   }
@@ -405,8 +422,11 @@ class Searcher {
           return l2 / (terms_.alpha * aux[2]);
         }
       } else {
-        const float D = terms_.r * aux[0] * cos_[k_.hamming(qcode_, code, stride_)];
-        return estimate_key(M, terms_, D, aux);
+        float set = 0;
+        const float* t = nibble_sums_;
+        for (size_t j = 0; j < stride_; j++, t += 32) set += t[code[j] & 15] + t[16 + (code[j] >> 4)];
+        const float ratio = aux[3] > 0 ? aux[3] : aux[0] * fallback_ratio_;
+        return estimate_key(M, terms_, ratio * (2 * set - centred_sum_), aux);
       }
     }
   }
@@ -448,7 +468,10 @@ class Searcher {
   // Layer-0 beam search; results only hold accepted records, but every node
   // is a stepping stone (hnswlib's filtered search). Stops when the nearest
   // unexpanded candidate is farther than the worst of ef accepted results.
-  void beam(uint32_t ep, uint32_t ef, const uint8_t* allow, const uint8_t* deleted) {
+  // pool_size > ef (quantized): also keep the pool_size best estimates of all
+  // visited records for the rerank, beyond the ef that steer the beam.
+  void beam(uint32_t ep, uint32_t ef, uint32_t pool_size, const uint8_t* allow,
+            const uint8_t* deleted) {
     auto accept = [&](uint32_t p) {
       return (!allow || bit_is_set(allow, p)) && (!deleted || !bit_is_set(deleted, p));
     };
@@ -462,6 +485,10 @@ class Searcher {
     s_.visited.test_and_set(ep);
     cand.push_back({d0, ep});
     if (accept(ep)) top.push_back({d0, ep});
+    auto& pool = s_.pool;
+    pool.clear();
+    const bool pooled = pool_size > ef;
+    if (pooled && accept(ep)) pool.push_back({d0, ep});
     // Long float vectors: prefetch a few lines and let the hardware stream the rest.
     const size_t lines_ahead = 8;
     while (!cand.empty()) {
@@ -485,6 +512,14 @@ class Searcher {
         const uint32_t nb = fresh[j];
         if (j + 1 < fresh_count) prefetch(fresh[j + 1], lines_ahead);
         const float d = traverse_key(nb);
+        if (pooled && (pool.size() < pool_size || d < pool.front().key) && accept(nb)) {
+          pool.push_back({d, nb});
+          std::push_heap(pool.begin(), pool.end(), Farther());
+          if (pool.size() > pool_size) {
+            std::pop_heap(pool.begin(), pool.end(), Farther());
+            pool.pop_back();
+          }
+        }
         if (top.size() < ef || d < top.front().key) {
           cand.push_back({d, nb});
           std::push_heap(cand.begin(), cand.end(), Closer());
@@ -502,7 +537,7 @@ class Searcher {
   }
 
   uint32_t finish(uint32_t k, uint32_t rerank, uint32_t* out_pos, float* out_dist) {
-    auto& top = s_.top;
+    auto& top = s_.pool.size() > s_.top.size() ? s_.pool : s_.top;
     auto by_key = [](const Candidate& a, const Candidate& b) {
       return a.key < b.key || (a.key == b.key && a.pos < b.pos);
     };
@@ -533,16 +568,17 @@ class Searcher {
   const uint8_t* data_ = nullptr;  // codes (quantized) or vectors, stride_ bytes per record
   size_t stride_ = 0;
   float scale2_ = 1;
-  const float* cos_ = nullptr;
+  const float* nibble_sums_ = nullptr;
+  float centred_sum_ = 0, fallback_ratio_ = 0;
 };
 
 template <Metric M, Quant Q>
 uint32_t graph_search(const IndexView& v, const float* query, const SearchOptions& o,
                       SearchScratch& s, uint32_t* out_pos, float* out_dist) {
   Searcher<M, Q> searcher(v, query, s);
-  uint32_t ef = std::max(o.ef, o.k);
-  if (Q != Quant::None) ef = std::max(ef, o.rerank);
-  searcher.beam(searcher.descend(), ef, o.allow, o.deleted);
+  const uint32_t ef = std::max(o.ef, o.k);
+  const uint32_t pool = Q == Quant::None ? 0 : o.rerank;
+  searcher.beam(searcher.descend(), ef, pool, o.allow, o.deleted);
   return searcher.finish(o.k, o.rerank, out_pos, out_dist);
 }
 

@@ -14,7 +14,10 @@ std::vector<uint8_t> build_index(const float* vectors, const IndexParams& p, uin
 struct SearchOptions {
   uint32_t k = 10;
   uint32_t ef = 64;
-  uint32_t rerank = 0;            // quantized only: candidates re-scored exactly (0 = all ef)
+  // Quantized only: how many of the best estimates get an exact re-score. 0 or
+  // ≤ ef: the best of the ef beam results; > ef: the best of every record the
+  // beam visited (a wider rerank without a wider beam).
+  uint32_t rerank = 0;
   const uint8_t* allow = nullptr;   // bitset over positions, LSB-first; null = all
   const uint8_t* deleted = nullptr; // bitset over positions; null = none
   // With an allow-list keeping at most this many records, scan them exactly.

@@ -76,18 +76,21 @@ void encode_code(Quant kind, const float* mean, float scale, uint32_t dimension,
 }
 
 void aux_terms(const float* mean, uint32_t dimension, const float* v, Metric m, float* out) {
-  double r2 = 0, c = 0;
+  double r2 = 0, c = 0, l1 = 0;
   if (mean != nullptr) {
     for (size_t d = 0; d < dimension; d++) {
       double x = double(v[d]) - mean[d];
       r2 += x * x;
       c += double(mean[d]) * x;
+      l1 += std::fabs(x);
     }
   }
   out[0] = float(std::sqrt(r2));
   out[1] = float(c);
   out[2] = m == Metric::Poincare ? poincare_alpha(v, dimension) : 0.0f;
-  out[3] = 0;
+  // ‖x‖²/‖x‖₁ with x = v − mean: scales Σ ±q'_i (signs of x) into an
+  // estimate of q'·x that is exact when q' ∥ x (binary traversal).
+  out[3] = l1 > 0 ? float(r2 / l1) : 0.0f;
 }
 
 QueryTerms query_terms(const float* mean, uint32_t dimension, const float* q, Metric m) {
