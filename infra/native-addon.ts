@@ -1,0 +1,23 @@
+// How every function gets the native addon: the prebuilt linux x86_64 binary
+// from `npm run build:lambda-addon` (static libstdc++, glibc ≤ 2.34 checked),
+// copied where native/index.ts looks for it relative to the bundled handler
+// (`../build/Release/` from functions/lambda/<handler>.mjs).
+import { existsSync } from 'node:fs';
+import { settings } from './settings';
+
+export function addonFiles() {
+  if (!existsSync(settings.addonPath) && !$dev) {
+    throw new Error(`${settings.addonPath} is missing: run "npm run build:lambda-addon" before "sst deploy" (docs/aws.md)`);
+  }
+  return [{ from: settings.addonPath, to: 'functions/build/Release/hyperspace_native.node' }];
+}
+
+/** Settings shared by the Lambda functions. */
+export const lambdaDefaults = {
+  runtime: 'nodejs22.x',
+  architecture: 'x86_64',
+  copyFiles: addonFiles(),
+  storage: `${settings.cacheStorageMb} MB`,
+  // The handlers write one JSON object per line themselves (functions/lambda/log.ts).
+  logging: { retention: '1 month' },
+} as const;

@@ -1,0 +1,29 @@
+// What the person deploying chooses, read from the environment of `sst deploy`
+// (docs/aws.md "Options"). Everything else is fixed by the stack.
+export type AuthMode = 'keys' | 'iam';
+
+function authMode(): AuthMode {
+  const mode = process.env.HYPERSPACE_AUTH ?? 'keys';
+  if (mode !== 'keys' && mode !== 'iam') throw new Error(`HYPERSPACE_AUTH must be "keys" or "iam", got ${JSON.stringify(mode)}`);
+  return mode;
+}
+
+function grpcDomain(): string | undefined {
+  if (process.env.HYPERSPACE_GRPC !== 'on') return undefined;
+  const domain = process.env.HYPERSPACE_GRPC_DOMAIN;
+  // gRPC needs HTTP/2 over TLS at the load balancer, and TLS needs a certificate for a name.
+  if (!domain) throw new Error('HYPERSPACE_GRPC=on needs HYPERSPACE_GRPC_DOMAIN (a Route 53 hosted name for the load balancer\'s certificate)');
+  return domain;
+}
+
+export const settings = {
+  /** `keys`: API keys from auth/keys.json in the bucket (default); `iam`: the function URL takes SigV4 only. */
+  auth: authMode(),
+  /** Set: the optional Fargate gRPC service is deployed under this name (costs money at idle). */
+  grpcDomain: grpcDomain(),
+  corsOrigins: process.env.HYPERSPACE_CORS_ORIGINS ?? '',
+  /** Bytes of /tmp each function gets (10 GB max); the segment cache takes 80 % of it. */
+  cacheStorageMb: Number(process.env.HYPERSPACE_CACHE_MB ?? 2048),
+  /** The addon built by `npm run build:lambda-addon`. */
+  addonPath: 'build/lambda-x64/hyperspace_native.node',
+};
