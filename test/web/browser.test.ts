@@ -162,6 +162,22 @@ describe.skipIf(!available)('HyperspaceDB in the browser', () => {
     expect(local).toEqual({ s1: null, s10: { i: 10, version: 1 }, count: 1997 });
   });
 
+  it('pushes a write through the server\'s upsert path and sees it come back by sync; a local write to the copy is refused', async () => {
+    const result = await page.evaluate(async () => {
+      const { db, hs } = (window as any).demo;
+      const server = new hs.HttpServer({ url: location.origin });
+      const vector = Array.from({ length: 16 }, (_, j) => (j === 3 ? 1 : 0));
+      await server.upsert('shared', [{ id: 'from-browser', vector, metadata: { by: 'page' } }]);
+      let refused = null;
+      try { await db.collection('shared').upsert([{ id: 'local', vector }]); } catch (e) { refused = (e as any).kind; }
+      await hs.syncFromServer(db, server, 'shared');
+      const c = db.collection('shared');
+      return { refused, got: (await c.get('from-browser'))?.metadata, top: (await c.search(vector, { k: 1 })).hits[0].id, root: (await c.digest()).root };
+    });
+    expect(result).toMatchObject({ refused: 'conflict', got: { by: 'page' }, top: 'from-browser' });
+    expect(result.root).toBe(await serverRoot('shared'));
+  });
+
   it('keeps searching with the server stopped, then converges when it is back', async () => {
     await server.stop();
     const offline = await sync('shared');
@@ -184,7 +200,7 @@ describe.skipIf(!available)('HyperspaceDB in the browser', () => {
       const c = (window as any).demo.db.collection('shared');
       return { s500: await c.get('s500'), count: await c.count() };
     });
-    expect(after).toEqual({ s500: null, count: 2096 });
+    expect(after).toEqual({ s500: null, count: 2097 });
   });
 
   it('after a reload the copy is still in sync (catch-up by sequence moves nothing)', async () => {
