@@ -14,13 +14,12 @@
 //   4. the router; a response over 6 MB → 413 (Lambda would turn it into 502).
 // Flush and compact run an indexing pass here (the worker holds no lease).
 import { HyperspaceDB, HyperspaceError } from '../../engine/index.ts';
-import { Authenticator } from '../auth/authenticator.ts';
-import { keysFormatVersion, type KeyRecord } from '../auth/keys-file.ts';
 import { authorize, collectionInfo, type Principal, type RequestContext } from '../handlers.ts';
 import type { FunctionUrlEvent, FunctionUrlResult } from '../http/lambda.ts';
 import { Router, type HttpResponse } from '../http/router.ts';
 import { Metrics } from '../metrics.ts';
 import { indexCollection, ownerName, type Stores } from './indexing.ts';
+import { KeysObject } from './keys-object.ts';
 import { errorFields, jsonLogger, type Logger } from './log.ts';
 
 /** Lambda's cap on a function-URL request and response payload (synchronous invocation). */
@@ -32,9 +31,6 @@ export const requestTooLargeMessage =
   'request body over the Lambda function URL limit of 6 MB: split the batch into several requests or import from S3 (docs/aws.md)';
 export const responseTooLargeMessage =
   'response over the Lambda function URL limit of 6 MB: ask for fewer results (k, limit, several smaller requests) or leave out vectors (include)';
-
-/** Where the API keys of a deployment live: `keys.json` (functions/auth/keys-file.ts format, hashes only) in the bucket. */
-export const keysObjectKey = 'auth/keys.json';
 
 export type AuthMode = 'keys' | 'iam';
 
@@ -55,19 +51,18 @@ export interface LambdaContext {
 interface Container {
   stores: Stores;
   db?: Promise<HyperspaceDB>;
-  keys?: { loadedAtMs: number; authenticator: Authenticator };
+  keys: KeysObject;
 }
 
 export function createHttpHandler(options: HttpWorkerOptions): (event: FunctionUrlEvent, context?: LambdaContext) => Promise<FunctionUrlResult> {
   const log = options.log ?? jsonLogger;
   const metrics = new Metrics();
-  const keysReloadMs = options.keysReloadMs ?? 30_000;
   const owner = ownerName('http');
   let container: Promise<Container> | undefined;
   let coldStart = true;
 
   const ready = (): Promise<Container> => {
-    container ??= options.stores().then((stores) => ({ stores }), (e) => {
+    container ??= options.stores().then((stores) => ({ stores, keys: new KeysObject(stores, { reloadMs: options.keysReloadMs, log }) }), (e) => {
       container = undefined;
       throw e;
     });
@@ -81,20 +76,6 @@ export function createHttpHandler(options: HttpWorkerOptions): (event: FunctionU
       throw e;
     });
     return c.db;
-  };
-
-  const authenticator = async (c: Container, nowMs: number): Promise<Authenticator> => {
-    if (c.keys && nowMs - c.keys.loadedAtMs < keysReloadMs) return c.keys.authenticator;
-    try {
-      const keys = await readKeysObject(c.stores);
-      if (keys.length === 0) log('warn', `no API keys: every request is refused until ${keysObjectKey} in the bucket holds one (docs/aws.md)`);
-      c.keys = { loadedAtMs: nowMs, authenticator: await Authenticator.open({ keys, required: true }) };
-    } catch (error) {
-      if (!c.keys) throw error;
-      log('warn', 'cannot reload the API keys: keeping the ones loaded before', errorFields(error));
-      c.keys.loadedAtMs = nowMs;
-    }
-    return c.keys.authenticator;
   };
 
   return async (event, context) => {
@@ -115,7 +96,7 @@ export function createHttpHandler(options: HttpWorkerOptions): (event: FunctionU
       const c = await ready();
       const isHealth = method === 'GET' && event.rawPath === '/v1/health';
       if (options.auth === 'keys' && !isHealth && method !== 'OPTIONS') {
-        principal = await (await authenticator(c, startedAt)).authenticate({ authorization: headers.authorization, apiKey: headers['x-api-key'] });
+        principal = await (await c.keys.authenticator(startedAt)).authenticate({ authorization: headers.authorization, apiKey: headers['x-api-key'] });
       }
       const db = method === 'OPTIONS' || isHealth ? await c.db : await database(c);
       const indexing = method === 'POST' ? /^\/v1\/collections\/([^/]+)\/(flush|compact)$/.exec(event.rawPath) : null;
@@ -193,27 +174,6 @@ async function runIndexing(stores: Stores, db: HyperspaceDB, encodedName: string
 
 function ok(body: unknown): HttpResponse {
   return { status: 200, headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' }, body: JSON.stringify(body) };
-}
-
-/** The key records of the deployment (`auth/keys.json` in the bucket); none when the object is absent. */
-export async function readKeysObject(stores: Stores): Promise<KeyRecord[]> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await stores.objects.get(keysObjectKey);
-  } catch (error) {
-    if (error instanceof HyperspaceError && error.kind === 'not_found') return [];
-    throw error;
-  }
-  let parsed: { version?: unknown; keys?: unknown };
-  try {
-    parsed = JSON.parse(new TextDecoder().decode(bytes)) as typeof parsed;
-  } catch (e) {
-    throw new HyperspaceError('data', `keys object is not valid JSON: key=${keysObjectKey} (${(e as Error).message})`);
-  }
-  if (parsed?.version !== keysFormatVersion || !Array.isArray(parsed.keys)) {
-    throw new HyperspaceError('data', `keys object has an unknown format: key=${keysObjectKey} version=${String(parsed?.version)}`);
-  }
-  return parsed.keys as KeyRecord[];
 }
 
 let environmentHandler: ReturnType<typeof createHttpHandler> | undefined;
