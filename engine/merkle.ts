@@ -54,10 +54,14 @@ export interface DigestSummary {
 
 /**
  * The digest of a set of live records, kept incrementally: `set`/`remove`
- * mark one bucket dirty and `root()` rehashes only the dirty buckets.
+ * mark one bucket dirty and `root()` rehashes only the dirty buckets. Each
+ * bucket's ids are sorted once and then kept sorted (binary-search insert), so
+ * rehashing a bucket that one write touched does not sort it again.
  */
 export class Digest {
   private readonly leaves: Map<string, Uint8Array>[] = Array.from({ length: bucketCount }, () => new Map());
+  /** Per bucket, its ids in leaf order once first needed. */
+  private readonly sorted: (string[] | undefined)[] = new Array(bucketCount);
   private readonly bucketHashes: Uint8Array[] = Array.from({ length: bucketCount }, () => emptyHash);
   private readonly dirty = new Set<number>();
   private summary: DigestSummary | undefined;
@@ -69,13 +73,19 @@ export class Digest {
   /** Records `id` as live with `leaf` (32 bytes), replacing any previous leaf. */
   set(id: string, leaf: Uint8Array, bucket = bucketOf(id)): void {
     if (leaf.length !== 32) throw new RangeError(`leaf hash must be 32 bytes, got ${leaf.length}`);
-    this.leaves[bucket]!.set(id, leaf);
+    const leaves = this.leaves[bucket]!;
+    const sorted = this.sorted[bucket];
+    if (sorted && !leaves.has(id)) sorted.splice(sortedIndex(sorted, id), 0, id);
+    leaves.set(id, leaf);
     this.markDirty(bucket);
   }
 
   /** Removes `id`; removing an id that is not there is a no-op. */
   remove(id: string, bucket = bucketOf(id)): void {
-    if (this.leaves[bucket]!.delete(id)) this.markDirty(bucket);
+    if (!this.leaves[bucket]!.delete(id)) return;
+    const sorted = this.sorted[bucket];
+    if (sorted) sorted.splice(sortedIndex(sorted, id), 1);
+    this.markDirty(bucket);
   }
 
   get(id: string): Uint8Array | undefined {
@@ -84,7 +94,12 @@ export class Digest {
 
   /** The bucket's live entries in leaf order (by id UTF-8 bytes): what repair compares. */
   bucketEntries(bucket: number): { id: string; leaf: Uint8Array }[] {
-    return [...this.leaves[bucket]!.keys()].sort(compareUtf8).map((id) => ({ id, leaf: this.leaves[bucket]!.get(id)! }));
+    const leaves = this.leaves[bucket]!;
+    return this.sortedIds(bucket).map((id) => ({ id, leaf: leaves.get(id)! }));
+  }
+
+  private sortedIds(bucket: number): string[] {
+    return (this.sorted[bucket] ??= [...this.leaves[bucket]!.keys()].sort(compareUtf8));
   }
 
   bucketHash(bucket: number): Uint8Array {
@@ -108,11 +123,22 @@ export class Digest {
   private refresh(): void {
     for (const bucket of this.dirty) {
       const hasher = sha256Hasher();
-      for (const { leaf } of this.bucketEntries(bucket)) hasher.update(leaf);
+      const leaves = this.leaves[bucket]!;
+      for (const id of this.sortedIds(bucket)) hasher.update(leaves.get(id)!);
       this.bucketHashes[bucket] = hasher.digest();
     }
     this.dirty.clear();
   }
+}
+
+/** Where `id` is or would go in `sorted` (leaf order). */
+function sortedIndex(sorted: readonly string[], id: string): number {
+  let lo = 0, hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (compareUtf8(sorted[mid]!, id) < 0) lo = mid + 1; else hi = mid;
+  }
+  return lo;
 }
 
 function float32LittleEndian(vector: Float32Array): Uint8Array {
