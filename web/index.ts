@@ -27,3 +27,4 @@ export async function openBrowserDatabase(name = 'hyperspace', options: BrowserO
 }
 export { HttpServer, type HttpServerOptions, type RemoteCollection } from './http-server.ts';
 export { syncFromServer, type BrowserSyncReport, type SyncProgress } from './sync.ts';
+export { Digest, leafHash, bucketOf, toHex } from '../engine/merkle.ts';

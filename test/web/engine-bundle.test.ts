@@ -26,6 +26,24 @@ describe('the browser build of the engine', () => {
     expect(Buffer.from(sha256(new TextEncoder().encode('abc'))).toString('hex')).toBe('ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
   });
 
+  it('computes the Merkle test vectors of docs/format/merkle.md (leaves, root) with its own SHA-256', () => {
+    // id, seq, vector, metadata → leaf (the spec's table; "k103" shares a bucket with "a").
+    const spec: [string, number, number[], Record<string, unknown> | undefined, string][] = [
+      ['a', 1, [1, 2, 3], undefined, '482e605f4b9f98c9be0364c8bd77c1d723a743d9efad9620fb373e79988603c9'],
+      ['k103', 2, [0.5, -1, 1e-3], { n: 1 }, '45debb17a92912de926d1ef194e161dccc22cd2e0a644a1e95c7871cd953e6f1'],
+      ['doc-42', 7, [0.6, 0.8], { year: 2020, genre: 'drama', tags: ['x', 'y'], color: true, score: 0.1 }, 'a13b3105edc0bae7c094b566a502abdec786b75e109f21cf1e1477e62315fa1a'],
+      ['é😀', 2 ** 40 + 5, [-0.5, 0.25, 0], { b: 1, a: 'ü' }, 'ee7101484d67add9f87b5388a0f326a3565ed8c03a87df3b9b776c8691323fe7'],
+    ];
+    const digest = new web.Digest();
+    for (const [id, seq, vector, metadata, leaf] of spec) {
+      const got = web.leafHash(id, seq, new Float32Array(vector), metadata);
+      expect(web.toHex(got), id).toBe(leaf);
+      digest.set(id, got);
+    }
+    expect(digest.root().root).toBe('4b1e33a463e768d242e69a56291fe9fa401829296e33023281ad94360c6308f4');
+    expect(new web.Digest().root().root).toBe('0e89e7ed74c9a5944c886585d634e3c68f4dccd0a31968fe52d6df0873ccdec6');
+  });
+
   for (const metric of METRICS) {
     for (const quantization of QUANTIZATIONS) {
       it(`opens the segments and WAL the Node engine wrote (${metric}/${quantization}): same hits, same digest`, async () => {
