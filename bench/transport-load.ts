@@ -18,7 +18,8 @@ export type Command =
   | { type: 'report' };
 export type Reply =
   | { type: 'ready' }
-  | { type: 'done'; recallAt10?: number }
+  /** cpuUs: this process's CPU over the warm-up and timed requests (requests of them). */
+  | { type: 'done'; recallAt10?: number; cpuUs: number; requests: number }
   | { type: 'report'; latencies: Record<string, LatencySummary>; bestOfRounds: Record<string, LatencySummary> }
   | { type: 'error'; message: string };
 
@@ -69,6 +70,7 @@ async function run(command: Extract<Command, { type: 'run' }>): Promise<Reply> {
   const { client, operation, warmup } = command;
   const count = operation === 'search' ? settings.queryCount : settings.upsertCount;
   const f = call(client, operation);
+  const cpuBefore = process.cpuUsage();
   for (let i = 0; i < warmup; i++) await f(i % count);
   const key = `${client} ${operation}`;
   const histogram = histograms.get(key) ?? new Latencies();
@@ -82,7 +84,10 @@ async function run(command: Extract<Command, { type: 'run' }>): Promise<Reply> {
     best.record(i, histogram.recordSince(started));
     if (ids) found.push(ids.map(Number));
   }
-  return command.truthIds ? { type: 'done', recallAt10: recallAt10(found, command.truthIds) } : { type: 'done' };
+  const cpu = process.cpuUsage(cpuBefore);
+  const done: Reply = { type: 'done', cpuUs: cpu.user + cpu.system, requests: warmup + count };
+  if (command.truthIds) done.recallAt10 = recallAt10(found, command.truthIds);
+  return done;
 }
 
 process.on('message', (command: Command) => {

@@ -5,6 +5,11 @@
 // calls made directly on the library in this process, on a byte-identical
 // copy of the server's data directory. Overhead = transport p50 − direct p50.
 //
+// CPU per request is counted too — the load generator's own, the server's
+// (from /proc/<pid>/stat) and the direct side's — because on a loaded machine
+// wall-clock overhead is mostly two processes waiting for a core, while the
+// CPU a request costs is what the transport adds on an idle one.
+//
 // One request at a time (latency, not throughput). Rounds rotate the order of
 // the clients so drift on the shared machine hits them alike; searches run
 // before upserts so every search sees the same single segment and empty tail.
@@ -12,7 +17,8 @@
 //   npm run bench:transport -- [--queries 1000] [--upserts 200] [--rounds 3] [--warmup 200] [--base 60000]
 
 import { spawn, fork, type ChildProcess } from 'node:child_process';
-import { cpSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { cpSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -91,6 +97,20 @@ function startLoadGenerator(): { ask: (command: Command) => Promise<Reply>; chil
   return { ask, child };
 }
 
+const clockTicksPerSecond = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }));
+/** User + system CPU of another process, from /proc (Linux), in µs (resolution 1/CLK_TCK s). */
+function processCpuUs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields[0] is stat field 3 (state)
+  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / clockTicksPerSecond;
+}
+/** CPU spent per side and operation: client (or direct) process, server process, requests (warm-ups included). */
+const cpu = new Map<string, { clientUs: number; serverUs: number; requests: number }>();
+const addCpu = (key: string, clientUs: number, serverUs: number, requests: number) => {
+  const total = cpu.get(key) ?? { clientUs: 0, serverUs: 0, requests: 0 };
+  cpu.set(key, { clientUs: total.clientUs + clientUs, serverUs: total.serverUs + serverUs, requests: total.requests + requests });
+};
+
 const server = await startServer();
 console.log(`  serve: ${server.httpBaseUrl}, grpc ${server.grpcAddress}`);
 const load = startLoadGenerator();
@@ -112,6 +132,7 @@ async function runDirect(operation: Operation, withRecall: boolean): Promise<num
       await collection.upsert([{ id: `direct-${directUpserts++ % 100}`, vector: data.test.subarray((directUpserts % data.testCount) * data.dimension, ((directUpserts % data.testCount) + 1) * data.dimension) }]);
       return undefined;
     };
+  const cpuBefore = process.cpuUsage();
   for (let i = 0; i < warmup; i++) await f(i % count);
   const found: number[][] = [];
   for (let i = 0; i < count; i++) {
@@ -120,6 +141,8 @@ async function runDirect(operation: Operation, withRecall: boolean): Promise<num
     directFastest[operation].record(i, directHistograms[operation].recordSince(started));
     if (ids) found.push(ids);
   }
+  const used = process.cpuUsage(cpuBefore);
+  addCpu(`direct ${operation}`, used.user + used.system, 0, warmup + count);
   return withRecall ? recallAt10(found, truthIds) : undefined;
 }
 
@@ -135,8 +158,11 @@ for (const operation of ['search', 'upsert'] as const) {
         const recall = await runDirect(operation, withRecall);
         if (recall !== undefined) recalls.direct = recall;
       } else {
+        const serverCpuBefore = processCpuUs(server.child.pid!);
         const reply = await load.ask({ type: 'run', client: side, operation, warmup, truthIds: withRecall ? truthIds : undefined });
-        if (reply.type === 'done' && reply.recallAt10 !== undefined) recalls[side] = reply.recallAt10;
+        if (reply.type !== 'done') throw new Error(`load generator: unexpected reply ${reply.type}`);
+        addCpu(`${side} ${operation}`, reply.cpuUs, processCpuUs(server.child.pid!) - serverCpuBefore, reply.requests);
+        if (reply.recallAt10 !== undefined) recalls[side] = reply.recallAt10;
       }
     }
     console.log(`  ${operation} round ${round + 1}/${rounds} done (load ${loadAverage().join(' ')})`);
@@ -156,12 +182,19 @@ interface Row {
   /** Percentiles of each request's fastest round, and the overhead at their p50. */
   bestOfRounds: LatencySummary;
   bestOfRoundsOverheadP50Us: number;
+  /** CPU per request: the client (or direct) process, the server process, and their sum minus the direct call's. */
+  cpuUsPerRequest: { client: number; server: number; overhead: number };
   recallAt10?: number;
 }
 const rows: Row[] = [];
 for (const operation of ['search', 'upsert'] as const) {
   const directLatency = directHistograms[operation].summary();
   const directBest = directFastest[operation].summary();
+  const perRequest = (key: string) => {
+    const c = cpu.get(key)!;
+    return { client: c.clientUs / c.requests, server: c.serverUs / c.requests };
+  };
+  const directCpu = perRequest(`direct ${operation}`).client;
   for (const side of sides) {
     const latency = side === 'direct' ? directLatency : report.latencies[`${side} ${operation}`];
     const bestOfRounds = side === 'direct' ? directBest : report.bestOfRounds[`${side} ${operation}`];
@@ -170,10 +203,13 @@ for (const operation of ['search', 'upsert'] as const) {
       overheadP50Us: Math.round((latency.p50Us - directLatency.p50Us) * 10) / 10,
       overheadP99Us: Math.round((latency.p99Us - directLatency.p99Us) * 10) / 10,
       bestOfRounds, bestOfRoundsOverheadP50Us: Math.round((bestOfRounds.p50Us - directBest.p50Us) * 10) / 10,
+      cpuUsPerRequest: (({ client, server: serverUs }) => ({
+        client: Math.round(client), server: Math.round(serverUs), overhead: Math.round(client + serverUs - directCpu),
+      }))(perRequest(`${side} ${operation}`)),
     };
     if (operation === 'search') row.recallAt10 = recalls[side];
     rows.push(row);
-    console.log(`  ${operation.padEnd(7)} ${side.padEnd(11)} p50 ${latency.p50Us} µs  p99 ${latency.p99Us} µs  overhead p50 ${row.overheadP50Us} µs  p99 ${row.overheadP99Us} µs | best of ${rounds}: p50 ${bestOfRounds.p50Us} µs (overhead ${row.bestOfRoundsOverheadP50Us})  p99 ${bestOfRounds.p99Us} µs` +
+    console.log(`  ${operation.padEnd(7)} ${side.padEnd(11)} p50 ${latency.p50Us} µs  p99 ${latency.p99Us} µs  overhead p50 ${row.overheadP50Us} µs  p99 ${row.overheadP99Us} µs | best of ${rounds}: p50 ${bestOfRounds.p50Us} µs (overhead ${row.bestOfRoundsOverheadP50Us})  p99 ${bestOfRounds.p99Us} µs | CPU/request client ${row.cpuUsPerRequest.client} µs, server ${row.cpuUsPerRequest.server} µs, overhead ${row.cpuUsPerRequest.overhead} µs` +
       (row.recallAt10 === undefined ? '' : `  recall@10 ${row.recallAt10.toFixed(4)}`));
   }
 }
