@@ -71,6 +71,8 @@ export interface ReplicaLag {
   lagSeconds: number;
   /** The last sync failure, if the last attempt failed. */
   lastError: string | null;
+  /** Bytes moved by this replica's syncs (request and response bodies), since the process started. */
+  bytesMoved: number;
 }
 
 export interface ReplicaDescription extends Partial<ReplicaLag> {

@@ -47,11 +47,17 @@ export class LeaderClient {
     const headers: Record<string, string> = {};
     if (text !== undefined) headers['content-type'] = 'application/json';
     if (this.options.apiKey) headers.authorization = `Bearer ${this.options.apiKey}`;
-    let response: Response;
-    try {
-      response = await fetch(this.url + path, { method, headers, body: text, signal: AbortSignal.timeout(this.options.timeoutMs ?? 60_000) });
-    } catch (e) {
-      throw new HyperspaceError('unavailable', `leader ${this.url} unreachable: ${(e as Error).message}`);
+    let response: Response | undefined;
+    // Every sync request only reads, so a failed one is sent again: a kept-alive
+    // connection the leader closed while idle fails the next request (ECONNRESET).
+    for (let attempt = 1; response === undefined; attempt++) {
+      try {
+        response = await fetch(this.url + path, { method, headers, body: text, signal: AbortSignal.timeout(this.options.timeoutMs ?? 60_000) });
+      } catch (e) {
+        if (attempt < 3 && (e as Error).name !== 'TimeoutError') continue;
+        const cause = (e as { cause?: Error }).cause;
+        throw new HyperspaceError('unavailable', `leader ${this.url} unreachable: ${(e as Error).message}${cause ? ` (${cause.message})` : ''}`);
+      }
     }
     const bytes = new Uint8Array(await response.arrayBuffer());
     this.bytes.sent += text === undefined ? 0 : Buffer.byteLength(text);
@@ -139,6 +145,7 @@ interface CollectionLag {
   leaderSeq: number;
   convergedAtMs: number;
   lastError: string | null;
+  bytesMoved: number;
 }
 
 /** Keeps every collection of `db` a converged replica of the leader's. */
@@ -198,20 +205,23 @@ export class Follower {
     let ok = true;
     for (const info of leaderCollections) {
       if (this.stopped) break;
-      const lag = this.lag.get(info.name) ?? { leaderSeq: info.lastSeq, convergedAtMs: 0, lastError: null };
+      const lag = this.lag.get(info.name) ?? { leaderSeq: info.lastSeq, convergedAtMs: 0, lastError: null, bytesMoved: 0 };
       this.lag.set(info.name, lag);
       try {
         const replica = await replicaFor(this.db, info);
         replica.replicaLag ??= () => ({
-          leader: this.client.url, leaderSeq: lag.leaderSeq, lastError: lag.lastError,
+          leader: this.client.url, leaderSeq: lag.leaderSeq, lastError: lag.lastError, bytesMoved: lag.bytesMoved,
           lagSeconds: lag.convergedAtMs === 0 ? -1 : Math.max(0, (Date.now() - lag.convergedAtMs) / 1000),
         });
         lag.leaderSeq = Math.max(lag.leaderSeq, info.lastSeq);
-        const report = await syncReplica(replica, this.client.source(info.name));
+        const bytesBefore = this.client.bytes.sent + this.client.bytes.received;
+        const report = await syncReplica(replica, this.client.source(info.name)).finally(() => {
+          lag.bytesMoved += this.client.bytes.sent + this.client.bytes.received - bytesBefore;
+        });
         lag.leaderSeq = Math.max(lag.leaderSeq, report.sourceSeq);
         lag.convergedAtMs = Date.now();
         lag.lastError = null;
-        if (report.mode === 'repair') this.options.log?.(`follow: repaired collection=${info.name} ${JSON.stringify(report.repair)}`);
+        if (report.mode === 'repair') this.options.log?.(`follow: repaired collection=${info.name} to leader seq ${report.sourceSeq}: ${JSON.stringify(report.repair)}`);
       } catch (e) {
         ok = false;
         lag.lastError = (e as Error).message;

@@ -132,6 +132,8 @@ export interface ReplicaInfo {
   lagSeqs?: number;
   lagSeconds?: number;
   lastError?: string | null;
+  /** Bytes this follower's syncs moved (request and response bodies). */
+  bytesMoved?: number;
 }
 
 export interface ConsistencyPoint {

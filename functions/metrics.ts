@@ -94,6 +94,7 @@ function renderCollections(db: HyperspaceDB, out: string[]): void {
       ['hyperspace_replica_source_seq', 'Leader seq this replica reflects (its root equals the leader\'s there).', (r) => r.sourceSeq],
       ['hyperspace_replica_lag_seqs', 'Leader seqs not yet applied here, as last seen.', (r) => r.lagSeqs ?? 0],
       ['hyperspace_replica_lag_seconds', 'Seconds since this replica last matched the leader (-1: never).', (r) => r.lagSeconds ?? -1],
+      ['hyperspace_replica_sync_bytes', 'Bytes moved by this replica\'s syncs (request and response bodies) since the server started.', (r) => r.bytesMoved ?? 0],
     ];
     for (const [name, help, value] of lag) {
       out.push(`# HELP ${name} ${help}`);

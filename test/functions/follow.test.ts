@@ -106,6 +106,7 @@ describe('hyperspace serve --follow', () => {
     expect(metrics).toContain('hyperspace_replica_source_seq{collection="docs"} 5');
     expect(metrics).toContain('hyperspace_replica_lag_seqs{collection="docs"} 0');
     expect(metrics).toMatch(/hyperspace_replica_lag_seconds\{collection="docs"\} \d/);
+    expect(Number(/hyperspace_replica_sync_bytes\{collection="docs"\} (\d+)/.exec(metrics)![1])).toBeGreaterThan(200 * dimension * 4);
 
     // A collection created on the leader appears on the follower; one dropped goes.
     await ok(leader.base, 'POST', '/v1/collections', { name: 'more', dimension: 3, metric: 'l2' });
