@@ -17,6 +17,7 @@ import { createIndexerHandler, type StreamRecord } from '../../../functions/lamb
 import type { Stores } from '../../../functions/lambda/indexing.ts';
 import type { Logger } from '../../../functions/lambda/log.ts';
 import { SegmentCache } from '../../../functions/lambda/segment-cache.ts';
+import { importToDeployment } from '../../../functions/aws-import.ts';
 import { DynamoLogStore } from '../../../engine/stores/dynamo-log-store.ts';
 import { S3ObjectStore } from '../../../engine/stores/s3-object-store.ts';
 import { startEmulators, type Emulators } from '../../harness/emulators.ts';
@@ -189,6 +190,27 @@ describe('serverless: function URL → WAL → stream → indexer → S3 → a f
     expect(await (await indexer())({ Records: records })).toEqual({ batchItemFailures: busy.map((itemIdentifier) => ({ itemIdentifier })) });
     expect(lines.some((l) => l.level === 'warn' && l.message === 'indexing failed: the records go back to the stream for a retry' && l.fields.collection === 'busy')).toBe(true);
     expect((await w.call('GET', '/v1/collections/docs')).body.collection).toMatchObject({ tailLength: 0 });
+  });
+});
+
+describe('serverless: importing more than 6 MB from S3', () => {
+  it('streams a 9 MB JSONL object from S3 into the WAL; the indexer folds it and a fresh worker searches it', async () => {
+    const poller = await StreamPoller.open(emulators.dynamoClient(), emulators.dynamoEndpoint, table);
+    await poller.poll();
+    const w = await worker();
+    expect((await w.call('POST', '/v1/collections', { body: { name: 'bulk', dimension: 256, metric: 'cosine' } })).status).toBe(200);
+    const wide = (i: number) => Array.from({ length: 256 }, (_, d) => Number(Math.sin(i * 13 + d * 0.7).toFixed(6)));
+    const lines = Array.from({ length: 4000 }, (_, i) => JSON.stringify({ id: `b${i}`, vector: wide(i), metadata: { i } })).join('\n');
+    expect(lines.length).toBeGreaterThan(6 * 1024 * 1024);
+    await s3().put('imports/bulk.jsonl', new TextEncoder().encode(lines));
+    const stores = await containerStores();
+    const result = await importToDeployment({ stores, collection: 'bulk', source: `s3://${bucket}/imports/bulk.jsonl`, s3: emulators.s3Client() });
+    expect(result).toEqual({ imported: 4000, lastSeq: 4 });
+    expect(await (await createIndexerHandler({ stores: async () => containerStores(), log, owner: 'indexer-bulk' }))({ Records: await poller.poll() }))
+      .toEqual({ batchItemFailures: [] });
+    const fresh = await worker();
+    expect((await fresh.call('GET', '/v1/collections/bulk')).body.collection).toMatchObject({ count: 4000, segments: 1, tailLength: 0 });
+    expect((await fresh.call('POST', '/v1/collections/bulk/search', { body: { vector: wide(1234), k: 1 } })).body.hits[0].id).toBe('b1234');
   });
 });
 
