@@ -170,7 +170,8 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
   };
 }
 
-async function serve(options: GrpcServerOptions, route: Route, call: grpc.ServerUnaryCall<any, any>): Promise<unknown> {
+/** The request context of a call: caller, cancellation, deadline. */
+async function callContext(options: GrpcServerOptions, call: grpc.ServerUnaryCall<any, any> | grpc.ServerWritableStream<any, any>): Promise<{ ctx: RequestContext; headers: Record<string, string> }> {
   const headers = metadataHeaders(call.metadata);
   const principal = options.authenticate ? await options.authenticate(headers) : undefined;
   const cancelled = new AbortController();
@@ -180,6 +181,11 @@ async function serve(options: GrpcServerOptions, route: Route, call: grpc.Server
   const deadline = call.getDeadline();
   const deadlineAtMs = deadline instanceof Date ? deadline.getTime() : deadline;
   if (Number.isFinite(deadlineAtMs)) ctx.deadlineAtMs = deadlineAtMs;
+  return { ctx, headers };
+}
+
+async function serve(options: GrpcServerOptions, route: Route, call: grpc.ServerUnaryCall<any, any>): Promise<unknown> {
+  const { ctx, headers } = await callContext(options, call);
   const idempotencyKey = call.request.idempotencyKey || headers['idempotency-key'];
   if (idempotencyKey) ctx.idempotencyKey = idempotencyKey;
   const response = await (operations[route.operation] as (ctx: RequestContext, request: unknown) => Promise<unknown>)(ctx, route.decode(call.request));
@@ -188,18 +194,10 @@ async function serve(options: GrpcServerOptions, route: Route, call: grpc.Server
 
 /** A server-streaming call: each answer is written before the next request is made (backpressure by the stream). */
 async function serveStream(options: GrpcServerOptions, route: Route, call: grpc.ServerWritableStream<any, any>): Promise<void> {
-  const headers = metadataHeaders(call.metadata);
-  const principal = options.authenticate ? await options.authenticate(headers) : undefined;
-  const cancelled = new AbortController();
-  call.once('cancelled', () => cancelled.abort());
-  const ctx: RequestContext = { db: options.db, signal: cancelled.signal };
-  if (principal) ctx.principal = principal;
-  const deadline = call.getDeadline();
-  const deadlineAtMs = deadline instanceof Date ? deadline.getTime() : deadline;
-  if (Number.isFinite(deadlineAtMs)) ctx.deadlineAtMs = deadlineAtMs;
+  const { ctx } = await callContext(options, call);
   const handler = operations[route.operation] as (ctx: RequestContext, request: unknown) => Promise<unknown>;
   let request: unknown = route.decode(call.request);
-  while (request !== undefined && !cancelled.signal.aborted) {
+  while (request !== undefined && !ctx.signal!.aborted) {
     const response = await handler(ctx, request);
     if (!call.write(route.encode(response))) await new Promise((resolve) => call.once('drain', resolve));
     request = route.next!(request, response);
