@@ -65,6 +65,8 @@ export const limits = {
   // past this depth (nibbles of SHA-256(id) after the bucket byte) always.
   syncNodeEntriesMax: 4,
   syncNodeDepthMax: 16,
+  // Requests one repair may make (a billion records at 1% changed need ~10,000).
+  syncRepairRoundsMax: 100_000,
   // Segment files the local WAL keeps open; the least recently used idle ones
   // are closed past this (reopened on the next append).
   walOpenFilesMax: 256,

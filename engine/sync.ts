@@ -654,7 +654,9 @@ export async function repair(replica: Collection, source: SyncSource, report: Sy
     if (upserts.length === 0) return;
     await writeReplicated(replica, upserts.splice(0), [], at);
   };
-  while (toExpand.length + toFetchNodes.length + toFetchIds.size > 0) {
+  // Each round expands or fetches something; the bound only stops a leader that keeps answering nothing.
+  for (let round = 0; toExpand.length + toFetchNodes.length + toFetchIds.size > 0; round++) {
+    if (round > limits.syncRepairRoundsMax) throw new HyperspaceError('unavailable', `sync: repair of collection=${replica.name} made no progress in ${round} requests; retry`);
     if (toExpand.length > 0) {
       const chunk = toExpand.splice(0, limits.syncNodesMax);
       const answer = decodePull(await source.pull({ expand: chunk.map(nodeToHex), hashBytes }));
