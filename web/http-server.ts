@@ -20,7 +20,8 @@ export interface RemoteCollection {
   dimension: number;
   metric: CollectionConfigInput['metric'];
   quantization: CollectionConfigInput['quantization'];
-  hnsw: { M: number; efConstruction: number };
+  /** The API's spelling (m); the engine's config says M. */
+  hnsw: { m: number; efConstruction: number };
   count: number;
   lastSeq: number;
 }
@@ -89,18 +90,18 @@ export class HttpServer {
     return (await this.json<{ collection: RemoteCollection }>('GET', this.path(name))).collection;
   }
 
+  /** Creates the server's collection from an engine config (hnsw.M becomes the API's hnsw.m). */
   async createCollection(name: string, config: CollectionConfigInput): Promise<RemoteCollection> {
-    return (await this.json<{ collection: RemoteCollection }>('POST', '/v1/collections', { name, ...config })).collection;
+    const { hnsw, ...rest } = config;
+    const body = { name, ...rest, ...(hnsw ? { hnsw: { m: hnsw.M, efConstruction: hnsw.efConstruction } } : {}) };
+    return (await this.json<{ collection: RemoteCollection }>('POST', '/v1/collections', body)).collection;
   }
 
   /** The server's collection, created with `config` when it has none. */
   async ensureCollection(name: string, config: CollectionConfigInput): Promise<RemoteCollection> {
-    try {
-      return await this.describe(name);
-    } catch (e) {
-      if (!(e instanceof HyperspaceError) || e.kind !== 'not_found') throw e;
-      return this.createCollection(name, config);
-    }
+    // Listed rather than probed, so a page makes no failed (404) request.
+    const { collections } = await this.json<{ collections: RemoteCollection[] }>('GET', '/v1/collections');
+    return collections.find((c) => c.name === name) ?? this.createCollection(name, config);
   }
 
   async upsert(name: string, points: readonly PointOut[]): Promise<{ seq: number }> {

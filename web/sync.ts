@@ -39,7 +39,8 @@ export async function syncFromServer(db: HyperspaceDB, server: HttpServer, name:
   if (!db.listCollections().some((c) => c.name === name)) {
     const remote = await server.describe(name);
     progress('describe');
-    await db.createCollection(name, { dimension: remote.dimension, metric: remote.metric, quantization: remote.quantization, hnsw: remote.hnsw });
+    await db.createCollection(name, { dimension: remote.dimension, metric: remote.metric, quantization: remote.quantization,
+      hnsw: { M: remote.hnsw.m, efConstruction: remote.hnsw.efConstruction } });
     created = true;
   }
   const remote = server.source(name);

@@ -50,6 +50,25 @@ describe.skipIf(!available)('HyperspaceDB in the browser', () => {
     expect(failed).toEqual([]);
   });
 
+  it('runs the demo: load a data set, search it, push it to the server, sync a server-side delete back', async () => {
+    const logged = (text: string) => page.waitForFunction((t) => document.getElementById('log')!.textContent!.includes(t), text, { timeout: 20_000 })
+      .catch(async (e) => { throw new Error(`${(e as Error).message}\nlog:\n${await page.textContent('#log')}`); });
+    if (!page.url().endsWith('/demo/')) await openDemo();
+    await page.fill('#count', '500');
+    await page.click('#load');
+    await logged('loaded 500 vectors into demo (cosine)');
+    await page.click('#search');
+    await logged('search over 500 records');
+    expect(await page.locator('#hits tr').count()).toBe(10);
+    await page.click('#push');
+    await logged('is now a replica of the server');
+    expect((await api(server.url, 'GET', '/v1/collections/demo')).collection.count).toBe(500);
+    await api(server.url, 'POST', '/v1/collections/demo/delete', { ids: ['p7'] });
+    await page.click('#sync');
+    await logged('1 deletes');
+    expect(await page.textContent('#log')).not.toMatch(/error|invalid|conflict|unavailable/);
+  });
+
   it('creates and searches a Poincaré collection offline, and finds it after a reload (IndexedDB)', async () => {
     await context.setOffline(true);
     const before = await page.evaluate(async () => {

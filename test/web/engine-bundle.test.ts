@@ -58,14 +58,14 @@ describe('the browser build of the engine', () => {
         await written.upsert(points.slice(300));
         await written.delete(['r1', 'r350']);
         const queries = [3, 77, 310, 399].map((i) => points[i].vector);
-        const expected = [];
+        const expected: { id: string; distance: number }[][] = [];
         for (const q of queries) expected.push((await written.search(q, { k: 10 })).hits, (await written.search(q, { k: 5, filter: { odd: true } })).hits);
         const digest = (await written.digest()).root;
         await nodeDb.close();
 
         const browserDb = await web.HyperspaceDB.open(stores, { indexer: false, owner: 'browser' });
         const read = browserDb.collection('c');
-        const got = [];
+        const got: { id: string; distance: number }[][] = [];
         for (const q of queries) got.push((await read.search(q, { k: 10 })).hits, (await read.search(q, { k: 5, filter: { odd: true } })).hits);
         expect(got.map((hits) => hits.map((h) => h.id))).toEqual(expected.map((hits) => hits.map((h) => h.id)));
         got.flat().forEach((h, i) => expect(h.distance).toBeCloseTo(expected.flat()[i].distance, 4));

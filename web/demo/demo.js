@@ -86,6 +86,10 @@ run('push', async () => {
     if (!(cursor = page.nextCursor)) break;
   }
   log(`pushed ${pushed} records to the server's ${c.name}`);
+  // From now on the server orders writes: the local copy becomes its replica.
+  await db.dropCollection(c.name);
+  const report = await hs.syncFromServer(db, s, c.name);
+  log(`the local ${c.name} is now a replica of the server's (${report.upserts} records, root ${report.root.slice(0, 16)}…)`);
 });
 
 run('sync', async () => {
