@@ -161,13 +161,14 @@ describe.skipIf(!available)('HyperspaceDB in the browser', () => {
   }
 
   it('syncs a server collection until the digests match, then sees a server-side delete disappear', async () => {
-    await api(server.url, 'POST', '/v1/collections', { name: 'shared', dimension: 16, metric: 'cosine' });
+    await api(server.url, 'POST', '/v1/collections', { name: 'shared', dimension: 16, metric: 'cosine', hnsw: { m: 12, efConstruction: 100 } });
     for (let i = 0; i < 2000; i += 500) await api(server.url, 'POST', '/v1/collections/shared/upsert', { points: points(i, i + 500) });
     const first = await sync('shared');
     expect(first.error).toBeUndefined();
     expect(first.localRoot).toBe(await serverRoot('shared'));
     expect(first.root).toBe(first.localRoot);
     expect(first.upserts).toBe(2000);
+    expect(await page.evaluate(() => (window as any).demo.db.collection('shared').config.hnsw)).toEqual({ M: 12, efConstruction: 100 });
 
     await api(server.url, 'POST', '/v1/collections/shared/delete', { ids: ['s1', 's2', 's3'] });
     await api(server.url, 'POST', '/v1/collections/shared/upsert', { points: points(10, 30, 1) });
