@@ -158,7 +158,12 @@ async function refreshFor(db: HyperspaceDB, method: string, path: string): Promi
 async function runIndexing(stores: Stores, db: HyperspaceDB, encodedName: string, operation: 'flush' | 'compact',
   principal: Principal | undefined, owner: string, router: Router): Promise<HttpResponse> {
   try {
-    const name = decodeURIComponent(encodedName);
+    let name: string;
+    try {
+      name = decodeURIComponent(encodedName);
+    } catch {
+      throw new HyperspaceError('invalid', `malformed percent-encoding in path segment ${JSON.stringify(encodedName.slice(0, 200))}`);
+    }
     const ctx: RequestContext = { db };
     if (principal) ctx.principal = principal;
     authorize(ctx, operation, name);

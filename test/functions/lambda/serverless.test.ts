@@ -92,7 +92,7 @@ async function worker(auth: AuthMode = 'keys', calls?: string[]) {
     const result = await handler(event(method, path, options), { awsRequestId: 'req' });
     return { status: result.statusCode, body: JSON.parse(result.body) as any };
   };
-  return { call, cache: stores.cache };
+  return { call, cache: stores.cache, handlerRaw: (e: FunctionUrlEvent) => handler(e) };
 }
 
 const vector = (i: number) => Array.from({ length: 8 }, (_, d) => Math.sin(i * 7 + d));
@@ -235,6 +235,9 @@ describe('serverless: the function URL\'s edges', () => {
     expect(await w.call('POST', '/v1/collections/docs/upsert', { body: { points: points(0, 1) }, key: 'hs_nope_0000' })).toEqual({
       status: 401, body: { error: { kind: 'unauthenticated', message: 'invalid or revoked API key' } },
     });
+    const malformed = await w.handlerRaw({ ...event('GET', '/v1/collections', { key: null }), headers: { authorization: 'Basic dXNlcjpwdw==' } });
+    expect(malformed).toMatchObject({ statusCode: 401 });
+    expect(JSON.parse(malformed.body).error.message).toBe('Authorization header must be "Bearer <key>"');
     expect(calls).toEqual([]);
     // With a valid key the worker opens the stores; the next request without one still touches nothing.
     expect(await w.call('GET', '/v1/collections')).toMatchObject({ status: 200 });
@@ -242,6 +245,11 @@ describe('serverless: the function URL\'s edges', () => {
     calls.length = 0;
     expect((await w.call('DELETE', '/v1/collections/docs', { key: 'hs_nope_0000' })).status).toBe(401);
     expect(calls).toEqual([]);
+  });
+
+  it('in IAM mode trusts the invocation (AWS checked SigV4 before invoking) and serves without a key', async () => {
+    const w = await worker('iam');
+    expect(await w.call('GET', '/v1/collections/docs', { key: null })).toMatchObject({ status: 200, body: { collection: { name: 'docs' } } });
   });
 
   it('answers health without a key and without opening anything', async () => {
