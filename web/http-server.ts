@@ -47,11 +47,12 @@ export class HttpServer {
     this.fetcher = options.fetch ?? globalThis.fetch.bind(globalThis);
   }
 
-  private async request(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<Response> {
+  private async request(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown, idempotencyKey?: string): Promise<Response> {
     const text = body === undefined ? undefined : JSON.stringify(body);
     const headers: Record<string, string> = {};
     if (text !== undefined) headers['content-type'] = 'application/json';
     if (this.apiKey) headers.authorization = `Bearer ${this.apiKey}`;
+    if (idempotencyKey !== undefined) headers['idempotency-key'] = idempotencyKey;
     let response: Response;
     try {
       response = await this.fetcher(`${this.url}${path}`, { method, headers, body: text });
@@ -70,8 +71,8 @@ export class HttpServer {
     return response;
   }
 
-  private async json<T>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<T> {
-    const text = await (await this.request(method, path, body)).text();
+  private async json<T>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown, idempotencyKey?: string): Promise<T> {
+    const text = await (await this.request(method, path, body, idempotencyKey)).text();
     this.bytes += utf8.encode(text).length;
     return JSON.parse(text) as T;
   }
@@ -104,13 +105,14 @@ export class HttpServer {
     return collections.find((c) => c.name === name) ?? this.createCollection(name, config);
   }
 
-  async upsert(name: string, points: readonly PointOut[]): Promise<{ seq: number }> {
+  /** A retry with the same `idempotencyKey` returns the original seq instead of writing again. */
+  async upsert(name: string, points: readonly PointOut[], options: { idempotencyKey?: string } = {}): Promise<{ seq: number }> {
     const wire = points.map((p) => ({ id: p.id, vector: Array.from(p.vector), ...(p.metadata ? { metadata: p.metadata } : {}) }));
-    return this.json('POST', this.path(name, '/upsert'), { points: wire });
+    return this.json('POST', this.path(name, '/upsert'), { points: wire }, options.idempotencyKey);
   }
 
-  async delete(name: string, ids: readonly string[]): Promise<{ seq: number }> {
-    return this.json('POST', this.path(name, '/delete'), { ids });
+  async delete(name: string, ids: readonly string[], options: { idempotencyKey?: string } = {}): Promise<{ seq: number }> {
+    return this.json('POST', this.path(name, '/delete'), { ids }, options.idempotencyKey);
   }
 
   async digest(name: string): Promise<DigestAnswer> {

@@ -4,6 +4,7 @@
 //   objects  key → Uint8Array (segments, manifests; immutable)
 //   wal      [collection, seq] → { payload, appendedAtMs }
 //   state    [collection, field] → config JSON | pointer | lease | { lastSeq, truncatedThroughSeq }
+//   outbox   n → a write queued for the server (web/outbox.ts)
 // Writes of the LogStore are committed with durability "strict" before they
 // resolve (acknowledged means durable). The small state is mirrored in memory
 // and mutations are serialized, so a compare-and-swap is a check in memory
@@ -23,7 +24,7 @@ import {
 } from '../engine/stores/log-store.ts';
 import { assertObjectKey, compareKeys, objectNotFound, type ByteRange, type ObjectStore } from '../engine/stores/object-store.ts';
 
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2; // 2: the outbox (web/outbox.ts)
 type Field = 'config' | 'pointer' | 'lease' | 'wal';
 interface WalState { lastSeq: number; truncatedThroughSeq: number }
 
@@ -54,6 +55,7 @@ export async function openIndexedDb(name: string, factory: IDBFactory = indexedD
     if (!db.objectStoreNames.contains('objects')) db.createObjectStore('objects');
     if (!db.objectStoreNames.contains('wal')) db.createObjectStore('wal');
     if (!db.objectStoreNames.contains('state')) db.createObjectStore('state');
+    if (!db.objectStoreNames.contains('outbox')) db.createObjectStore('outbox', { autoIncrement: true });
   };
   try {
     return await request(open);
@@ -366,7 +368,7 @@ export async function openIndexedDbStores(name: string, factory?: IDBFactory) {
   try {
     const db = await openIndexedDb(name, factory);
     const log = await IndexedDbLogStore.open(db);
-    return { objects: new IndexedDbObjectStore(db), log, close: async () => { await log.close(); release(); } };
+    return { objects: new IndexedDbObjectStore(db), log, idb: db, close: async () => { await log.close(); release(); } };
   } catch (e) {
     release();
     throw e;

@@ -3,9 +3,10 @@
 // sequence when the copy is known, repair by digest difference otherwise —
 // the engine's replica side (engine/sync.ts) over the HTTP sync endpoints.
 // Writes go to the server (HttpServer.upsert/delete) and come back by sync.
-import type { HyperspaceDB } from '../engine/index.ts';
+import { HyperspaceError, type HyperspaceDB } from '../engine/index.ts';
 import { syncReplica, type SyncReport, type SyncSource } from '../engine/sync.ts';
 import type { HttpServer } from './http-server.ts';
+import type { Outbox, PushReport } from './outbox.ts';
 
 export interface SyncProgress {
   phase: 'describe' | 'digest' | 'changes' | 'pull';
@@ -21,6 +22,8 @@ export interface BrowserSyncReport extends SyncReport {
   ms: number;
   /** Whether the local copy was created by this sync. */
   created: boolean;
+  /** Queued writes pushed first (when the database has an outbox). */
+  outbox?: PushReport;
 }
 
 /**
@@ -29,12 +32,15 @@ export interface BrowserSyncReport extends SyncReport {
  * root equals the server's at the same leader seq; a server that cannot be
  * reached is an `unavailable` error and leaves the local copy as it was.
  */
-export async function syncFromServer(db: HyperspaceDB, server: HttpServer, name: string,
+export async function syncFromServer(db: HyperspaceDB & { outbox?: Outbox }, server: HttpServer, name: string,
   options: { onProgress?: (p: SyncProgress) => void } = {}): Promise<BrowserSyncReport> {
   const started = performance.now();
   const bytesBefore = server.bytes;
   let requests = 0;
   const progress = (phase: SyncProgress['phase']) => options.onProgress?.({ phase, requests: ++requests, bytes: server.bytes - bytesBefore });
+  // Queued writes first, so the pull brings them back in the server's order.
+  const outbox = db.outbox ? await db.outbox.push(server, name) : undefined;
+  if (outbox && outbox.remaining > 0) throw new HyperspaceError('unavailable', `server unreachable: ${outbox.remaining} queued writes for collection=${name} wait; retry when online`);
   let created = false;
   if (!db.listCollections().some((c) => c.name === name)) {
     const remote = await server.describe(name);
@@ -50,5 +56,5 @@ export async function syncFromServer(db: HyperspaceDB, server: HttpServer, name:
     pull: async (request) => { const b = await remote.pull(request); progress('pull'); return b; },
   };
   const report = await syncReplica(db.collection(name), source);
-  return { ...report, bytes: server.bytes - bytesBefore, ms: performance.now() - started, created };
+  return { ...report, bytes: server.bytes - bytesBefore, ms: performance.now() - started, created, ...(outbox ? { outbox } : {}) };
 }

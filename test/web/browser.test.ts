@@ -198,7 +198,7 @@ describe.skipIf(!available)('HyperspaceDB in the browser', () => {
     expect(result.root).toBe(await serverRoot('shared'));
   });
 
-  it('keeps searching with the server stopped, then converges when it is back', async () => {
+  it('keeps searching with the server stopped, queues writes, then pushes them and converges when it is back', async () => {
     await server.stop();
     const offline = await sync('shared');
     expect(offline.error?.kind).toBe('unavailable');
@@ -209,18 +209,29 @@ describe.skipIf(!available)('HyperspaceDB in the browser', () => {
       return (await c.search(Array.from({ length: 16 }, (_, j) => Math.cos(500 * 3 + j)), { k: 3 })).hits.map((h: { id: string }) => h.id);
     });
     expect(hits[0]).toBe('s500');
+    const queued = await page.evaluate(async () => {
+      const { db } = (window as any).demo;
+      const vector = Array.from({ length: 16 }, (_, j) => (j === 5 ? 1 : 0));
+      await db.outbox.upsert('shared', [{ id: 'written-offline', vector, metadata: { when: 'offline' } }]);
+      let refused = null;
+      try { await db.outbox.upsert('shared', [{ id: 'bad', vector: [1, 2] }]); } catch (e) { refused = (e as Error).message; }
+      return { pending: await db.outbox.pending('shared'), refused };
+    });
+    expect(queued).toEqual({ pending: 1, refused: 'dimension mismatch: collection=shared expected=16 got=2 (point 0, id "bad")' });
 
     server = await startServer(data, port);
     await api(server.url, 'POST', '/v1/collections/shared/upsert', { points: points(2000, 2100) });
     await api(server.url, 'POST', '/v1/collections/shared/delete', { ids: ['s500'] });
     const back = await sync('shared');
     expect(back.error).toBeUndefined();
+    expect(back.outbox).toEqual({ pushed: 1, rejected: [], remaining: 0 });
     expect(back.localRoot).toBe(await serverRoot('shared'));
     const after = await page.evaluate(async () => {
-      const c = (window as any).demo.db.collection('shared');
-      return { s500: await c.get('s500'), count: await c.count() };
+      const { db } = (window as any).demo;
+      const c = db.collection('shared');
+      return { s500: await c.get('s500'), offline: (await c.get('written-offline'))?.metadata, count: await c.count(), pending: await db.outbox.pending() };
     });
-    expect(after).toEqual({ s500: null, count: 2097 });
+    expect(after).toEqual({ s500: null, offline: { when: 'offline' }, count: 2098, pending: 0 });
   });
 
   it('after a reload the copy is still in sync (catch-up by sequence moves nothing)', async () => {
