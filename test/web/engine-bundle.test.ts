@@ -72,6 +72,14 @@ describe('the browser build of the engine', () => {
         expect((await read.digest()).root).toBe(digest);
         expect(await read.get('r1')).toBeNull();
         expect((await read.get('r2'))?.metadata).toEqual({ i: 2, odd: false });
+        const scrolled: string[] = []; // cursors cross the bundle's Buffer shim (base64url)
+        for (let cursor: string | null = null; ;) {
+          const page: { points: { id: string }[]; nextCursor: string | null } = await read.scroll({ cursor, limit: 150 });
+          scrolled.push(...page.points.map((p) => p.id));
+          if (!(cursor = page.nextCursor)) break;
+        }
+        expect(scrolled.length).toBe(n - 2);
+        expect(new Set(scrolled).size).toBe(n - 2);
         await browserDb.close();
       });
     }
