@@ -1,7 +1,7 @@
 // ObjectStore and LogStore over IndexedDB: the browser's durable twin of the
 // local-directory stores (DESIGN §3, docs/web.md). One IndexedDB database per
 // HyperspaceDB holds three object stores:
-//   objects  key → Uint8Array (segments, manifests; immutable)
+//   objects  key → Blob (segments, manifests; immutable)
 //   wal      [collection, seq] → { payload, appendedAtMs }
 //   state    [collection, field] → config JSON | pointer | lease | { lastSeq, truncatedThroughSeq }
 //   outbox   n → a write queued for the server (web/outbox.ts)
@@ -64,42 +64,50 @@ export async function openIndexedDb(name: string, factory: IDBFactory = indexedD
   }
 }
 
+/**
+ * Objects are kept as Blobs: Chrome reads a 33 MB Blob back in ~80 ms where
+ * the same bytes as a Uint8Array take ~180–400 ms (structured-clone
+ * deserialization), and a Blob serves a byte range without reading the rest.
+ */
 export class IndexedDbObjectStore implements ObjectStore {
   constructor(private readonly db: IDBDatabase) {}
 
+  private async value(key: string): Promise<Blob | undefined> {
+    const stored = (await request(this.db.transaction('objects').objectStore('objects').get(key))) as Blob | Uint8Array | undefined;
+    return stored instanceof Uint8Array ? new Blob([stored as BlobPart]) : stored;
+  }
+
   async put(key: string, bytes: Uint8Array): Promise<void> {
     assertObjectKey(key);
-    const copy = bytes.slice();
-    const tx = this.db.transaction('objects', 'readwrite');
-    const store = tx.objectStore('objects');
-    const existing = (await request(store.get(key))) as Uint8Array | undefined;
+    const existing = await this.value(key);
     if (existing) {
-      tx.abort();
-      if (existing.length !== copy.length || existing.some((byte, i) => byte !== copy[i]))
-        throw new HyperspaceError('conflict', `object already exists with different content: key=${key} size=${existing.length} newSize=${copy.length}`);
+      const old = new Uint8Array(await existing.arrayBuffer());
+      if (old.length !== bytes.length || old.some((byte, i) => byte !== bytes[i]))
+        throw new HyperspaceError('conflict', `object already exists with different content: key=${key} size=${old.length} newSize=${bytes.length}`);
       return;
     }
-    store.put(copy, key);
+    const tx = this.db.transaction('objects', 'readwrite');
+    tx.objectStore('objects').put(new Blob([bytes as BlobPart]), key);
     await done(tx).catch((e) => { throw unavailable(`put of ${key}`, e); });
   }
 
   async get(key: string, range?: ByteRange): Promise<Uint8Array> {
     assertObjectKey(key);
-    const bytes = (await request(this.db.transaction('objects').objectStore('objects').get(key))) as Uint8Array | undefined;
-    if (!bytes) throw objectNotFound(key);
-    if (range === undefined) return bytes;
+    const blob = await this.value(key);
+    if (!blob) throw objectNotFound(key);
+    if (range === undefined) return new Uint8Array(await blob.arrayBuffer());
     const { offset, length } = range;
     if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0)
       throw new HyperspaceError('invalid', `invalid range: key=${key} offset=${offset} length=${length}`);
-    if (offset + length > bytes.length)
-      throw new HyperspaceError('invalid', `range out of bounds: key=${key} offset=${offset} length=${length} size=${bytes.length}`);
-    return bytes.slice(offset, offset + length);
+    if (offset + length > blob.size)
+      throw new HyperspaceError('invalid', `range out of bounds: key=${key} offset=${offset} length=${length} size=${blob.size}`);
+    return new Uint8Array(await blob.slice(offset, offset + length).arrayBuffer());
   }
 
   async head(key: string): Promise<{ size: number } | null> {
     assertObjectKey(key);
-    const bytes = (await request(this.db.transaction('objects').objectStore('objects').get(key))) as Uint8Array | undefined;
-    return bytes ? { size: bytes.length } : null;
+    const blob = await this.value(key);
+    return blob ? { size: blob.size } : null;
   }
 
   async list(prefix: string): Promise<string[]> {

@@ -106,6 +106,43 @@ describe.skipIf(!available)('HyperspaceDB in the browser', () => {
     expect(after.loadMs).toBeGreaterThan(0);
   });
 
+  it('keeps immutable objects in IndexedDB: whole and ranged reads, head, sorted list, conflicts, deletes', async () => {
+    const result = await page.evaluate(async () => {
+      const { hs } = (window as any).demo;
+      const stores = await hs.openIndexedDbStores('object-store-test');
+      const o = stores.objects;
+      const bytes = Uint8Array.from({ length: 1000 }, (_, i) => i % 251);
+      await o.put('c/segments/b.hyp', bytes);
+      await o.put('c/segments/b.hyp', bytes); // the same bytes again: a retry, no-op
+      await o.put('c/segments/a.hyp', new Uint8Array([1, 2, 3]));
+      await o.put('c/manifests/1', new Uint8Array([9]));
+      const error = async (f: () => Promise<unknown>) => { try { await f(); return null; } catch (e) { return `${(e as any).kind}: ${(e as Error).message}`; } };
+      const out = {
+        whole: Array.from(await o.get('c/segments/b.hyp')).slice(0, 5),
+        range: Array.from(await o.get('c/segments/b.hyp', { offset: 250, length: 4 })),
+        head: await o.head('c/segments/b.hyp'), missingHead: await o.head('nope'),
+        list: await o.list('c/segments/'),
+        conflict: await error(() => o.put('c/segments/a.hyp', new Uint8Array([1, 2, 4]))),
+        pastEnd: await error(() => o.get('c/segments/a.hyp', { offset: 2, length: 2 })),
+        missing: await error(() => o.get('c/segments/z.hyp')),
+        afterDelete: null as string[] | null,
+      };
+      await o.delete('c/segments/a.hyp');
+      await o.delete('c/segments/a.hyp');
+      out.afterDelete = await o.list('c/');
+      await stores.close();
+      return out;
+    });
+    expect(result).toEqual({
+      whole: [0, 1, 2, 3, 4], range: [250, 0, 1, 2], head: { size: 1000 }, missingHead: null,
+      list: ['c/segments/a.hyp', 'c/segments/b.hyp'],
+      conflict: 'conflict: object already exists with different content: key=c/segments/a.hyp size=3 newSize=3',
+      pastEnd: 'invalid: range out of bounds: key=c/segments/a.hyp offset=2 length=2 size=3',
+      missing: 'not_found: object not found: key=c/segments/z.hyp',
+      afterDelete: ['c/manifests/1', 'c/segments/b.hyp'],
+    });
+  });
+
   it('refuses bad input with the same kind and message as the server', async () => {
     const config = { dimension: 4, metric: 'poincare' };
     await api(server.url, 'POST', '/v1/collections', { name: 'errs', ...config });
