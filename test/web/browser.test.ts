@@ -281,6 +281,27 @@ describe.skipIf(!available)('HyperspaceDB in the browser', () => {
     expect(failed).toEqual([]);
   });
 
+  it('repairs a copy that diverged without a trace in its sequence (by digest difference, over the pull endpoint)', async () => {
+    const damaged = await page.evaluate(async () => {
+      const c = (window as any).demo.db.collection('shared');
+      const at = c.syncView().sourceSeq;
+      // Corruption of the local copy: s600 gets other content and a stray record appears, at the same leader seq.
+      await c.commitReplicated([{ id: 's600', seq: 1, vector: new Float32Array(16).fill(0.25), metadata: {} },
+        { id: 'stray', seq: 1, vector: new Float32Array(16).fill(0.5), metadata: {} }], [], at);
+      return (await c.digest()).root;
+    });
+    expect(damaged).not.toBe(await serverRoot('shared'));
+    const repaired = await sync('shared');
+    expect(repaired.mode).toBe('repair');
+    expect(repaired.repair).toMatchObject({ recordsPulled: 1, recordsDeleted: 1 });
+    expect(repaired.localRoot).toBe(await serverRoot('shared'));
+    const records = await page.evaluate(async () => {
+      const c = (window as any).demo.db.collection('shared');
+      return { s600: (await c.get('s600'))?.metadata, stray: await c.get('stray') };
+    });
+    expect(records).toEqual({ s600: { i: 600, version: 0 }, stray: null });
+  });
+
   it('refuses to open the database in a second tab while the first holds it', async () => {
     const second = await context.newPage();
     await second.goto(`${server.url}/demo/favicon.svg`);
