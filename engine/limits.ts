@@ -62,9 +62,10 @@ export const limits = {
   syncPullRecordsMax: 10_000,
   syncPullBytesMax: 16 * 1024 * 1024,
   // A repair node holding at most this many records answers with its entries;
-  // past this depth (nibbles of SHA-256(id) after the bucket byte) always.
+  // so does one at this depth (nibbles of SHA-256(id) after the bucket byte:
+  // bytes 1..6, engine/merkle.ts idKey).
   syncNodeEntriesMax: 4,
-  syncNodeDepthMax: 16,
+  syncNodeDepthMax: 12,
   // Requests one repair may make (a billion records at 1% changed need ~10,000).
   syncRepairRoundsMax: 100_000,
   // Segment files the local WAL keeps open; the least recently used idle ones

@@ -39,6 +39,15 @@ export function bucketOf(id: string): number {
   return sha256(textEncoder.encode(id))[0]!;
 }
 
+/** Nibbles of SHA-256(id) after the bucket byte that `idKey` keeps (6 bytes, exact in a double). */
+export const idKeyNibbles = 12;
+
+/** The bucket and bytes 1..6 of SHA-256(id) as an integer: where repair nodes place the id (docs/format/merkle.md). */
+export function idKey(id: string): { bucket: number; key: number } {
+  const h = sha256(textEncoder.encode(id));
+  return { bucket: h[0]!, key: ((((h[1]! * 256 + h[2]!) * 256 + h[3]!) * 256 + h[4]!) * 256 + h[5]!) * 256 + h[6]! };
+}
+
 export function toHex(bytes: Uint8Array): string {
   let hex = '';
   for (let i = 0; i < bytes.length; i++) hex += bytes[i]!.toString(16).padStart(2, '0');
@@ -62,6 +71,8 @@ export class Digest {
   private readonly leaves: Map<string, Uint8Array>[] = Array.from({ length: bucketCount }, () => new Map());
   /** Per bucket, its ids in leaf order once first needed. */
   private readonly sorted: (string[] | undefined)[] = new Array(bucketCount);
+  /** idKey of live ids, kept from the hash that placed them (repair trees need it for every id). */
+  private readonly keys = new Map<string, number>();
   private readonly bucketHashes: Uint8Array[] = Array.from({ length: bucketCount }, () => emptyHash);
   private readonly dirty = new Set<number>();
   private summary: DigestSummary | undefined;
@@ -71,8 +82,13 @@ export class Digest {
   }
 
   /** Records `id` as live with `leaf` (32 bytes), replacing any previous leaf. */
-  set(id: string, leaf: Uint8Array, bucket = bucketOf(id)): void {
+  set(id: string, leaf: Uint8Array, bucket?: number): void {
     if (leaf.length !== 32) throw new RangeError(`leaf hash must be 32 bytes, got ${leaf.length}`);
+    if (bucket === undefined) {
+      const placed = idKey(id);
+      bucket = placed.bucket;
+      this.keys.set(id, placed.key);
+    }
     const leaves = this.leaves[bucket]!;
     const sorted = this.sorted[bucket];
     if (sorted && !leaves.has(id)) sorted.splice(sortedIndex(sorted, id), 0, id);
@@ -83,9 +99,20 @@ export class Digest {
   /** Removes `id`; removing an id that is not there is a no-op. */
   remove(id: string, bucket = bucketOf(id)): void {
     if (!this.leaves[bucket]!.delete(id)) return;
+    this.keys.delete(id);
     const sorted = this.sorted[bucket];
     if (sorted) sorted.splice(sortedIndex(sorted, id), 1);
     this.markDirty(bucket);
+  }
+
+  /** idKey(id).key of a live id, from the cache when its set() computed it. */
+  keyOf(id: string): number {
+    let key = this.keys.get(id);
+    if (key === undefined) {
+      key = idKey(id).key;
+      if (this.get(id)) this.keys.set(id, key);
+    }
+    return key;
   }
 
   get(id: string): Uint8Array | undefined {

@@ -9,7 +9,7 @@ import { crc32c, dataError, HyperspaceError } from '../native/index.ts';
 import { canonicalJsonBytes } from './canonical-json.ts';
 import type { Collection, ReplicatedRecord, SyncView } from './collection.ts';
 import { limits } from './limits.ts';
-import { bucketCount, Digest, leafHash, toHex, type DigestSummary } from './merkle.ts';
+import { bucketCount, Digest, idKeyNibbles, leafHash, toHex, type DigestSummary } from './merkle.ts';
 import { sha256 } from './sha256.ts';
 import { tombstoneHorizonOf } from './sync-tombstones.ts';
 import { validateIds, type Metadata } from './validate.ts';
@@ -130,7 +130,8 @@ function readRecords(r: Reader, dimension: number): ReplicatedRecord[] {
 
 /**
  * A repair node: the records of one bucket whose SHA-256(id), after the bucket
- * byte, starts with `path` (nibbles, high nibble first). Depth 0 is the bucket.
+ * byte, starts with `path` (nibbles, high nibble first, at most 12: bytes 1..6).
+ * Depth 0 is the bucket.
  * Written as hex: two digits of bucket, then one digit per nibble ("ca3f").
  */
 export interface NodePath {
@@ -172,45 +173,29 @@ class BucketTree {
   /** Id order (leaf order), as the digest keeps them. */
   readonly ids: string[];
   readonly leaves: Uint8Array[];
-  /** Bytes 1..8 of SHA-256(id), 8 per entry, by id order. */
-  private readonly keys: Uint8Array;
+  /** idKey (bytes 1..6 of SHA-256(id)) per entry, by id order. */
+  private readonly keys: Float64Array;
   /** Entries (id-order indexes) sorted by key. */
   private readonly byKey: Uint32Array;
 
-  constructor(entries: { id: string; leaf: Uint8Array }[]) {
+  constructor(entries: { id: string; leaf: Uint8Array }[], keyOf: (id: string) => number) {
     this.ids = entries.map((e) => e.id);
     this.leaves = entries.map((e) => e.leaf);
-    this.keys = new Uint8Array(8 * entries.length);
-    entries.forEach((e, i) => this.keys.set(sha256(encoder.encode(e.id)).subarray(1, 9), 8 * i));
-    this.byKey = Uint32Array.from(entries.keys()).sort((a, b) => {
-      for (let j = 0; j < 8; j++) {
-        const d = this.keys[8 * a + j] - this.keys[8 * b + j];
-        if (d !== 0) return d;
-      }
-      return a - b;
-    });
-  }
-
-  private nibble(entry: number, depth: number): number {
-    const byte = this.keys[8 * entry + (depth >> 1)];
-    return depth & 1 ? byte & 15 : byte >> 4;
+    this.keys = Float64Array.from(this.ids, keyOf);
+    this.byKey = Uint32Array.from(entries.keys()).sort((a, b) => this.keys[a] - this.keys[b] || a - b);
   }
 
   /** [lo, hi) in key order of the records under `path`. */
   range(path: readonly number[]): [number, number] {
-    const cmp = (k: number) => {
-      for (let j = 0; j < path.length; j++) {
-        const d = this.nibble(this.byKey[k], j) - path[j];
-        if (d !== 0) return d;
-      }
-      return 0;
+    let prefix = 0;
+    for (const nibble of path) prefix = prefix * 16 + nibble;
+    const span = 16 ** (idKeyNibbles - path.length);
+    const first = (bound: number) => {
+      let lo = 0, hi = this.byKey.length;
+      while (lo < hi) { const m = (lo + hi) >>> 1; if (this.keys[this.byKey[m]] < bound) lo = m + 1; else hi = m; }
+      return lo;
     };
-    let lo = 0, hi = this.byKey.length;
-    while (lo < hi) { const m = (lo + hi) >>> 1; if (cmp(m) < 0) lo = m + 1; else hi = m; }
-    const start = lo;
-    hi = this.byKey.length;
-    while (lo < hi) { const m = (lo + hi) >>> 1; if (cmp(m) <= 0) lo = m + 1; else hi = m; }
-    return [start, lo];
+    return [first(prefix * span), first((prefix + 1) * span)];
   }
 
   /** Id-order indexes of a key range, in id order (the order leaves are hashed in). */
@@ -224,16 +209,10 @@ class BucketTree {
 
   /** The 16 children of `path`: count and hash of each. */
   children(path: readonly number[]): { count: number; hash: Uint8Array }[] {
-    const [lo, hi] = this.range(path);
-    const out: { count: number; hash: Uint8Array }[] = [];
-    let at = lo;
-    for (let nib = 0; nib < 16; nib++) {
-      let end = at;
-      while (end < hi && this.nibble(this.byKey[end], path.length) === nib) end++;
-      out.push({ count: end - at, hash: this.hash(at, end) });
-      at = end;
-    }
-    return out;
+    return Array.from({ length: 16 }, (_, nibble) => {
+      const [lo, hi] = this.range([...path, nibble]);
+      return { count: hi - lo, hash: this.hash(lo, hi) };
+    });
   }
 }
 
@@ -246,7 +225,7 @@ function bucketTree(digest: Digest, bucket: number): BucketTree {
   const bucketHash = digest.bucketHash(bucket);
   const hit = cache.get(bucket);
   if (hit && hit.bucketHash === bucketHash) return hit.tree;
-  const tree = new BucketTree(digest.bucketEntries(bucket));
+  const tree = new BucketTree(digest.bucketEntries(bucket), (id) => digest.keyOf(id));
   cache.set(bucket, { bucketHash, tree });
   return tree;
 }
@@ -390,7 +369,7 @@ export function pull(collection: Collection, request: PullRequest): Uint8Array {
     writeNode(w, node);
     const tree = bucketTree(view.digest, node.bucket);
     const [lo, hi] = tree.range(node.path);
-    if (hi - lo <= limits.syncNodeEntriesMax || node.path.length >= limits.syncNodeDepthMax) {
+    if (hi - lo <= limits.syncNodeEntriesMax || node.path.length >= idKeyNibbles) {
       w.u8(NODE_ENTRIES);
       const members = tree.members(lo, hi);
       w.u32(members.length);
@@ -410,7 +389,7 @@ export function pull(collection: Collection, request: PullRequest): Uint8Array {
     const tree = bucketTree(view.digest, node.bucket);
     const [lo, hi] = tree.range(node.path);
     // A node too big for one answer is deferred: the replica expands it and fetches its children.
-    if (!fits(hi - lo) && !(records.length === 0 && node.path.length >= limits.syncNodeDepthMax)) {
+    if (!fits(hi - lo) && !(records.length === 0 && node.path.length >= idKeyNibbles)) {
       deferredNodes.push(node);
       continue;
     }
