@@ -11,7 +11,8 @@ import { mnist, recallAt10 } from './datasets.ts';
 import { FastestPerRequest, Latencies, type LatencySummary } from './measure.ts';
 
 export type ClientName = 'grpc-sdk' | 'http-fetch' | 'http-sdk';
-export type Operation = 'search' | 'upsert';
+/** health: the same round trip with an empty request and a tiny reply — the call machinery alone. */
+export type Operation = 'search' | 'upsert' | 'health';
 export type Command =
   | { type: 'init'; grpcAddress: string; httpBaseUrl: string; collection: string; queryCount: number; upsertCount: number; k: number }
   | { type: 'run'; client: ClientName; operation: Operation; warmup: number; truthIds?: number[][] }
@@ -44,6 +45,18 @@ type Call = (index: number) => Promise<string[] | undefined>;
 
 function call(client: ClientName, operation: Operation): Call {
   const { collection, k } = settings;
+  if (operation === 'health') {
+    if (client === 'http-fetch') return async () => {
+      const response = await fetch(`${settings.httpBaseUrl}/v1/health`);
+      await response.json();
+      return undefined;
+    };
+    const sdk = client === 'grpc-sdk' ? grpc : http;
+    return async () => {
+      await sdk.health();
+      return undefined;
+    };
+  }
   if (operation === 'search') {
     if (client === 'http-fetch') return async (q) => {
       const result = await fetchJson(`/v1/collections/${collection}/search`, { vector: Array.from(query(q)), k }) as { hits: { id: string }[] };
@@ -68,7 +81,7 @@ function call(client: ClientName, operation: Operation): Call {
 
 async function run(command: Extract<Command, { type: 'run' }>): Promise<Reply> {
   const { client, operation, warmup } = command;
-  const count = operation === 'search' ? settings.queryCount : settings.upsertCount;
+  const count = operation === 'upsert' ? settings.upsertCount : settings.queryCount;
   const f = call(client, operation);
   const cpuBefore = process.cpuUsage();
   for (let i = 0; i < warmup; i++) await f(i % count);

@@ -5,7 +5,8 @@
 // calls made directly on the library in this process, on a byte-identical
 // copy of the server's data directory. Overhead = transport p50 − direct p50.
 //
-// CPU per request is counted too — the load generator's own, the server's
+// A health call per client (empty request, tiny reply) isolates the cost of
+// the call machinery from the search payload. CPU per request is counted too — the load generator's own, the server's
 // (from /proc/<pid>/stat) and the direct side's — because on a loaded machine
 // wall-clock overhead is mostly two processes waiting for a core, while the
 // CPU a request costs is what the transport adds on an idle one.
@@ -119,14 +120,15 @@ await load.ask({ type: 'init', grpcAddress: server.grpcAddress, httpBaseUrl: ser
 // Opened like serve opens its directory: background indexer on.
 const direct = await HyperspaceDB.open(directDirectory);
 const collection: Collection = direct.collection(collectionName);
-const directHistograms = { search: new Latencies(), upsert: new Latencies() };
-const directFastest = { search: new FastestPerRequest(queryCount), upsert: new FastestPerRequest(upsertCount) };
+const directHistograms = { search: new Latencies(), upsert: new Latencies(), health: new Latencies() };
+const directFastest = { search: new FastestPerRequest(queryCount), upsert: new FastestPerRequest(upsertCount), health: new FastestPerRequest(queryCount) };
 let directUpserts = 0;
 
 async function runDirect(operation: Operation, withRecall: boolean): Promise<number | undefined> {
   const query = (q: number) => queries.subarray(q * data.dimension, (q + 1) * data.dimension);
-  const count = operation === 'search' ? queryCount : upsertCount;
-  const f = operation === 'search'
+  const count = operation === 'upsert' ? upsertCount : queryCount;
+  // health has no library call: its direct side times an already resolved promise.
+  const f = operation === 'health' ? async () => undefined : operation === 'search'
     ? async (q: number) => (await collection.search(query(q), { k })).hits.map((h) => Number(h.id))
     : async () => {
       await collection.upsert([{ id: `direct-${directUpserts++ % 100}`, vector: data.test.subarray((directUpserts % data.testCount) * data.dimension, ((directUpserts % data.testCount) + 1) * data.dimension) }]);
@@ -146,10 +148,11 @@ async function runDirect(operation: Operation, withRecall: boolean): Promise<num
   return withRecall ? recallAt10(found, truthIds) : undefined;
 }
 
+const operations: Operation[] = ['search', 'health', 'upsert'];
 const sides: ('direct' | ClientName)[] = ['direct', 'grpc-sdk', 'http-fetch', 'http-sdk'];
 const recalls: Record<string, number> = {};
 const loadBefore = loadAverage();
-for (const operation of ['search', 'upsert'] as const) {
+for (const operation of operations) {
   for (let round = 0; round < rounds; round++) {
     for (let i = 0; i < sides.length; i++) {
       const side = sides[(i + round) % sides.length];
@@ -187,7 +190,7 @@ interface Row {
   recallAt10?: number;
 }
 const rows: Row[] = [];
-for (const operation of ['search', 'upsert'] as const) {
+for (const operation of operations) {
   const directLatency = directHistograms[operation].summary();
   const directBest = directFastest[operation].summary();
   const perRequest = (key: string) => {
