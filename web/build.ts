@@ -47,10 +47,14 @@ export interface WebBuildOptions {
   minify?: boolean;
 }
 
-/** The files of the browser build, by name: the two bundles, the .wasm and the demo page. */
+/** The files of the browser build, by name: the bundles (engine, its worker, core), the .wasm and the demo page. */
 export async function bundleWeb(options: WebBuildOptions = {}): Promise<Map<string, Uint8Array>> {
   const result = await build({
-    entryPoints: { 'hyperspace-web': join(web, 'index.ts'), 'hyperspace-core': join(root, 'native', 'wasm', 'index.ts') },
+    entryPoints: {
+      'hyperspace-web': join(web, 'index.ts'),
+      'hyperspace-worker': join(web, 'worker.ts'),
+      'hyperspace-core': join(root, 'native', 'wasm', 'index.ts'),
+    },
     outdir: join(web, 'dist'),
     write: false,
     bundle: true,

@@ -37,3 +37,4 @@ export { HttpServer, type HttpServerOptions, type RemoteCollection } from './htt
 export { syncFromServer, type BrowserSyncReport, type SyncProgress } from './sync.ts';
 export { Digest, leafHash, bucketOf, toHex } from '../engine/merkle.ts';
 export { Outbox, type PushReport } from './outbox.ts';
+export { WorkerDatabase } from './worker-client.ts';

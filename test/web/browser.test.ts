@@ -302,6 +302,34 @@ describe.skipIf(!available)('HyperspaceDB in the browser', () => {
     expect(records).toEqual({ s600: { i: 600, version: 0 }, stray: null });
   });
 
+  it('runs the same engine in a Web Worker: writes, searches, errors and persistence off the page\'s thread', async () => {
+    const inWorker = () => page.evaluate(async () => {
+      const { hs } = (window as any).demo;
+      const w = await hs.WorkerDatabase.open('worker-db');
+      const names = (await w.listCollections()).map((c: { name: string }) => c.name);
+      if (!names.includes('w')) {
+        await w.createCollection('w', { dimension: 4, metric: 'l2' });
+        await w.collection('w').upsert(Array.from({ length: 200 }, (_, i) => ({ id: `w${i}`, vector: new Float32Array([i, i % 7, 1, 0]) })));
+        await w.collection('w').flush();
+      }
+      const hits = (await w.collection('w').search(new Float32Array([42, 0, 1, 0]), { k: 2 })).hits;
+      let refused = null;
+      try { await w.collection('w').upsert([{ id: 'x', vector: [1, 2] }]); } catch (e) { refused = { isError: e instanceof hs.HyperspaceError, kind: (e as any).kind, message: (e as Error).message }; }
+      const described = await w.collection('w').describe();
+      await w.close();
+      return { kernel: w.kernelName, hits, refused, count: described.count, segments: described.segments };
+    });
+    const first = await inWorker();
+    expect(first).toEqual({
+      kernel: 'wasm-simd128', hits: [{ id: 'w42', distance: 0 }, { id: 'w43', distance: 2 }],
+      refused: { isError: true, kind: 'invalid', message: 'dimension mismatch: collection=w expected=4 got=2 (point 0, id "x")' },
+      count: 200, segments: 1,
+    });
+    await page.reload();
+    await page.waitForFunction(() => (window as any).demo !== undefined);
+    expect(await inWorker()).toEqual(first); // reopened from IndexedDB in a new worker
+  });
+
   it('refuses to open the database in a second tab while the first holds it', async () => {
     const second = await context.newPage();
     await second.goto(`${server.url}/demo/favicon.svg`);
