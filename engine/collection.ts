@@ -130,6 +130,11 @@ export interface TailLimits {
   tailBytesMax: number;
 }
 
+interface Reservation {
+  records: number;
+  bytes: number;
+}
+
 export class Collection {
   readonly name: string;
   readonly config: CollectionConfig;
@@ -148,6 +153,8 @@ export class Collection {
   private tailSinceMs = 0;
   private closed = false;
   private compacting: Promise<void> | null = null;
+  /** Tail room promised to batches between their backpressure check and their apply. */
+  private readonly reserved = { records: 0, bytes: 0 };
   epoch = 0;
 
   private constructor(name: string, config: CollectionConfig, private readonly stores: CollectionStores, manifest: Manifest,
@@ -215,10 +222,9 @@ export class Collection {
     this.checkNotReplica();
     const records = validatePoints(this.name, this.config, points);
     if (records.length === 0) return { seq: this.appliedSeq };
-    this.checkBackpressure(records.length, records.length * this.config.dimension * 4);
-    const payload = encodeUpserts(records, this.config.dimension);
-    const ops: WalOp[] = records.map((r) => ({ kind: 'upsert', id: r.id, vector: r.vector, metadata: r.metadata }));
-    return this.commit(payload, ops, options.idempotencyKey);
+    const reservation = this.checkBackpressure(records.length, records.length * this.config.dimension * 4);
+    return this.commit(reservation, () => encodeUpserts(records, this.config.dimension),
+      records.map((r) => ({ kind: 'upsert', id: r.id, vector: r.vector, metadata: r.metadata })), options.idempotencyKey);
   }
 
   async delete(ids: readonly string[], options: { idempotencyKey?: string } = {}): Promise<{ seq: number }> {
@@ -226,8 +232,8 @@ export class Collection {
     this.checkNotReplica();
     const valid = validateIds(ids);
     if (valid.length === 0) return { seq: this.appliedSeq };
-    this.checkBackpressure(valid.length, 0);
-    return this.commit(encodeDeletes(valid), valid.map((id) => ({ kind: 'delete', id })), options.idempotencyKey);
+    const reservation = this.checkBackpressure(valid.length, 0);
+    return this.commit(reservation, () => encodeDeletes(valid), valid.map((id) => ({ kind: 'delete', id })), options.idempotencyKey);
   }
 
   /**
@@ -243,29 +249,39 @@ export class Collection {
     if (sourceSeq < (this.sourceSeq ?? 0)) {
       throw new HyperspaceError('conflict', `replica would move backwards: collection=${this.name} at leader seq ${this.sourceSeq} got ${sourceSeq}`);
     }
-    this.checkBackpressure(upserts.length + deletes.length, upserts.length * this.config.dimension * 4);
-    const payload = encodeReplicated(upserts.map((r) => ({ ...r, sourceSeq: r.seq })), deletes, sourceSeq, this.config.dimension);
+    const reservation = this.checkBackpressure(upserts.length + deletes.length, upserts.length * this.config.dimension * 4);
+    const payload = () => encodeReplicated(upserts.map((r) => ({ ...r, sourceSeq: r.seq })), deletes, sourceSeq, this.config.dimension);
     const ops: WalOp[] = [
       ...upserts.map((r): WalOp => ({ kind: 'upsert', id: r.id, vector: r.vector, metadata: r.metadata, sourceSeq: r.seq })),
       ...deletes.map((id): WalOp => ({ kind: 'delete', id })),
     ];
-    return this.commit(payload, ops, undefined, sourceSeq);
+    return this.commit(reservation, payload, ops, undefined, sourceSeq);
   }
 
-  private async commit(payload: Uint8Array, ops: WalOp[], idempotencyKey?: string, sourceSeq?: number): Promise<{ seq: number }> {
-    const { seq } = await this.stores.log.append(this.name, payload, { idempotencyKey });
-    if (seq > this.appliedSeq) this.pending.set(seq, { ops, sourceSeq });
-    await this.catchUp(seq); // acknowledged means visible: read-your-writes
-    return { seq };
+  private async commit(reservation: Reservation, payload: () => Uint8Array, ops: WalOp[], idempotencyKey?: string, sourceSeq?: number): Promise<{ seq: number }> {
+    try {
+      const { seq } = await this.stores.log.append(this.name, payload(), { idempotencyKey });
+      if (seq > this.appliedSeq) this.pending.set(seq, { ops, sourceSeq });
+      await this.catchUp(seq); // acknowledged means visible: read-your-writes
+      return { seq };
+    } finally {
+      this.reserved.records -= reservation.records;
+      this.reserved.bytes -= reservation.bytes;
+    }
   }
 
   /** Refuses a batch that would grow the tail past its bounds, before anything is stored. */
-  private checkBackpressure(incoming: number, incomingBytes: number): void {
+  private checkBackpressure(incoming: number, incomingBytes: number): Reservation {
     const { tailRecordsMax, tailBytesMax } = this.tailLimits;
     const refuse = (holds: string, more: string, limit: string) => new HyperspaceError('overloaded',
       `write backpressure: collection=${this.name} unindexed tail holds ${holds}, ${more} more would pass the limit of ${limit}; retry after the indexer catches up`);
-    if (this.tail.size + incoming > tailRecordsMax) throw refuse(`${this.tail.size} records`, `${incoming}`, `${tailRecordsMax} records`);
-    if (this.tail.vectorBytes + incomingBytes > tailBytesMax) throw refuse(`${this.tail.vectorBytes} bytes of vectors`, `${incomingBytes}`, `${tailBytesMax} bytes`);
+    // Batches between this check and their apply count too, so concurrent writers cannot overshoot the bound.
+    const records = this.tail.size + this.reserved.records, bytes = this.tail.vectorBytes + this.reserved.bytes;
+    if (records + incoming > tailRecordsMax) throw refuse(`${records} records`, `${incoming}`, `${tailRecordsMax} records`);
+    if (bytes + incomingBytes > tailBytesMax) throw refuse(`${bytes} bytes of vectors`, `${incomingBytes}`, `${tailBytesMax} bytes`);
+    this.reserved.records += incoming;
+    this.reserved.bytes += incomingBytes;
+    return { records: incoming, bytes: incomingBytes };
   }
 
   /** Apply WAL records up to `seq` in order; records not written here are read back. */

@@ -45,3 +45,22 @@ describe('a large unindexed tail', () => {
     for (let i = 50; i < 60; i++) expect(tail.entries.get(`p${i}`)!.deleted).toBe(true);
   });
 });
+
+describe('the tail bound under concurrent writers', () => {
+  it('is never overshot: batches between their check and their apply hold their room', async () => {
+    const { mkdtempSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { HyperspaceDB } = await import('../../engine/index.ts');
+    const db = await HyperspaceDB.open(mkdtempSync(join(tmpdir(), 'hs-bound-')), { indexer: false, tailRecordsMax: 50 });
+    const c = await db.createCollection('b', { dimension: 2, metric: 'l2' });
+    const batch = (w: number) => Array.from({ length: 10 }, (_, i) => ({ id: `w${w}-${i}`, vector: [w, i] }));
+    const results = await Promise.allSettled(Array.from({ length: 10 }, (_, w) => c.upsert(batch(w))));
+    const refused = results.filter((r) => r.status === 'rejected');
+    expect(results.length - refused.length).toBe(5);
+    for (const r of refused) expect(String((r as PromiseRejectedResult).reason.message)).toMatch(/^write backpressure: collection=b unindexed tail holds 50 records, 10 more would pass the limit of 50 records/);
+    expect(c.describe().tailLength).toBe(50);
+    expect(await c.count()).toBe(50);
+    await db.close();
+  });
+});
