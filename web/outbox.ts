@@ -20,6 +20,9 @@ export interface PushReport {
   remaining: number;
 }
 
+/** Queued writes (batches) at most; past it a write is `overloaded` until a sync pushes the queue. */
+export const OUTBOX_WRITES_MAX = 10_000;
+
 const final = new Set(['invalid', 'not_found', 'forbidden', 'too_large', 'conflict']);
 
 function request<T>(r: IDBRequest<T>): Promise<T> {
@@ -30,6 +33,9 @@ export class Outbox {
   constructor(private readonly idb: IDBDatabase, private readonly db: () => HyperspaceDB) {}
 
   private async add(collection: string, op: Op): Promise<void> {
+    const queued = await request(this.idb.transaction('outbox').objectStore('outbox').count());
+    if (queued >= OUTBOX_WRITES_MAX)
+      throw new HyperspaceError('overloaded', `outbox holds ${queued} queued writes (max ${OUTBOX_WRITES_MAX}); sync with the server before writing more`);
     const tx = this.idb.transaction('outbox', 'readwrite', { durability: 'strict' });
     tx.objectStore('outbox').add({ collection, op, queuedAtMs: Date.now() } satisfies Entry);
     await new Promise<void>((resolve, reject) => { tx.oncomplete = () => resolve(); tx.onerror = () => reject(tx.error); });
