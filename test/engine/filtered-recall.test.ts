@@ -1,3 +1,4 @@
+import { SEARCH_DEFAULTS } from '../../native/index.ts';
 // Filtered search keeps recall@10 ≥ 0.95 whatever the filter keeps (issue 3):
 // MNIST-784 with numeric and string metadata, ground truth by exact search
 // over the allowed records only.
@@ -112,7 +113,7 @@ describe('filtered search recall on MNIST-784', () => {
   });
 
   it('never narrows the beam below the default of the quantization', () => {
-    expect(filteredEf(undefined, 1, { metric: 'l2', quantization: 'binary' })).toBe(200);
+    expect(filteredEf(undefined, 1, { metric: 'l2', quantization: 'binary' })).toBe(SEARCH_DEFAULTS.l2.binary.ef);
     expect(filteredEf(undefined, 0.5, { metric: 'poincare', quantization: 'binary' })).toBe(566);
     expect(filteredEf(100, 0.01, { metric: 'l2', quantization: 'none' })).toBe(800);
     expect(filteredEf(90_000, 0.0001, { metric: 'l2', quantization: 'none' })).toBe(100_000);
