@@ -3,10 +3,10 @@
 // 1 an engine or file error (`error (kind): message`), 2 a usage mistake.
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { HyperspaceError } from '../engine/index.ts';
-import { commandHelp, parseArgs, UsageError, type CommandSpec } from './cli/args.ts';
+import { commandHelp, UsageError } from './cli/args.ts';
 import { compact, create, flush, importCommand, search, stats, type Command, type Io } from './cli/commands.ts';
 import { demo } from './cli/demo.ts';
+import { runCommand } from './cli/run.ts';
 import { keysCommand } from './auth/keys-cli.ts';
 import { syncCommand } from './follow.ts';
 import { serveCommand } from './serve.ts';
@@ -47,28 +47,11 @@ export async function main(argv: readonly string[], io: Io = { stdout: process.s
   }
   const command = commands.find((c) => c.spec.name === name);
   if (!command) return usageError(io, new UsageError(`unknown command ${JSON.stringify(name)}`));
-  try {
-    const args = parseArgs(command.spec, rest);
-    if (args.options.help) {
-      io.stdout.write(commandHelp(command.spec));
-      return 0;
-    }
-    await command.run(args, io);
-    return 0;
-  } catch (e) {
-    if (e instanceof UsageError) return usageError(io, e, command.spec);
-    if (e instanceof HyperspaceError) {
-      io.stderr.write(`error (${e.kind}): ${e.message}\n`);
-      return 1;
-    }
-    io.stderr.write(`error (internal): ${(e as Error)?.stack ?? String(e)}\n`);
-    return 1;
-  }
+  return runCommand(command, rest, io);
 }
 
-function usageError(io: Io, e: UsageError, spec?: CommandSpec): number {
-  const command = e.command ?? spec;
-  io.stderr.write(`hyperspace: ${e.message}\n\n${command ? commandHelp(command) : mainHelp()}`);
+function usageError(io: Io, e: UsageError): number {
+  io.stderr.write(`hyperspace: ${e.message}\n\n${e.command ? commandHelp(e.command) : mainHelp()}`);
   return 2;
 }
 

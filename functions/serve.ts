@@ -12,7 +12,7 @@ import { isIP } from 'node:net';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { HyperspaceDB, HyperspaceError } from '../engine/index.ts';
 import { Authenticator } from './auth/authenticator.ts';
-import { commandHelp, intOption, parseArgs, stringOption, UsageError, type CommandSpec, type ParsedArgs } from './cli/args.ts';
+import { intOption, stringOption, UsageError, type CommandSpec, type ParsedArgs } from './cli/args.ts';
 import type { Command, Io } from './cli/commands.ts';
 import { Follower } from './follow.ts';
 import { bodyBytesMaxDefault, Router } from './http/router.ts';
@@ -197,32 +197,7 @@ export const serveCommand: Command = {
   run: (args, io) => serveUntilSignal(serveOptions(args), io),
 };
 
-/**
- * Runs one command outside the CLI's table, the way functions/cli.ts does:
- * returns the exit code (0, 1 engine or file error, 2 usage mistake).
- */
-export async function runCommand(command: Command, argv: readonly string[], io: Io = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
-  try {
-    const args = parseArgs(command.spec, argv);
-    if (args.options.help) {
-      io.stdout.write(commandHelp(command.spec));
-      return 0;
-    }
-    await command.run(args, io);
-    return 0;
-  } catch (e) {
-    if (e instanceof UsageError) {
-      io.stderr.write(`hyperspace: ${e.message}\n\n${commandHelp(command.spec)}`);
-      return 2;
-    }
-    if (e instanceof HyperspaceError) {
-      io.stderr.write(`error (${e.kind}): ${e.message}\n`);
-      return 1;
-    }
-    io.stderr.write(`error (internal): ${(e as Error)?.stack ?? String(e)}\n`);
-    return 1;
-  }
-}
+import { runCommand } from './cli/run.ts';
 
 /** `hyperspace serve ...`: serves until SIGINT/SIGTERM, then returns the exit code. */
 export function runServe(argv: readonly string[], io?: Io): Promise<number> {

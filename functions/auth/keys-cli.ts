@@ -3,7 +3,7 @@
 // SHA-256); a running `hyperspace serve` picks changes up within a second.
 import { choiceOption, intOption, stringOption, UsageError, type CommandSpec, type ParsedArgs } from '../cli/args.ts';
 import type { Command, Io } from '../cli/commands.ts';
-import { runCommand } from '../serve.ts';
+import { runCommand } from '../cli/run.ts';
 import { createKey, rateLimitDefault, readKeys, revokeKey, type KeyRecord } from './keys-file.ts';
 
 export const keysSpec: CommandSpec = {

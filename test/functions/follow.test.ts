@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { HyperspaceDB } from '../../engine/index.ts';
 import { LeaderClient, syncCommand, syncFrom } from '../../functions/follow.ts';
-import { runCommand, startServe, type RunningServe } from '../../functions/serve.ts';
+import { runCommand } from '../../functions/cli/run.ts';
+import { startServe, type RunningServe } from '../../functions/serve.ts';
 import { vectorOf } from '../engine/engine-data.ts';
 import { call } from './http-harness.ts';
 
