@@ -449,7 +449,7 @@ export class Collection {
       }
     }
     for (const e of this.tail.entries.values()) {
-      if (e.deleted || compareUtf8(e.id, after) <= 0 || (filter && !matchesEntry(filter, e))) continue;
+      if (e.deleted || compareUtf8(e.id, after) <= 0 || (filter && !matches(filter, e.metadata))) continue;
       found.push({ id: e.id, vector: Float32Array.from(e.vector!), metadata: e.metadata! });
     }
     found.sort((a, b) => compareUtf8(a.id, b.id));
@@ -721,10 +721,6 @@ function holdsOlder(segments: readonly Segment[], id: string, seq: number): bool
 /** The Merkle leaf of a live tail entry: a replicated record hashes the leader's seq. */
 export function tailLeaf(e: TailEntry): Uint8Array {
   return leafHash(e.id, e.sourceSeq ?? e.seq, e.vector!, e.metadata!);
-}
-
-function matchesEntry(filter: FilterExpr, e: TailEntry): boolean {
-  return matches(filter, e.metadata);
 }
 
 export function toFloat32(v: Float32Array | readonly number[], label: string): Float32Array {

@@ -74,9 +74,11 @@ export function decodeManifest(bytes: Uint8Array, key: string): Manifest {
   return body as unknown as Manifest;
 }
 
+/** Crockford base32, the ULID alphabet. */
+const alphabet = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+
 /** A ULID (time-ordered, 26 Crockford base32 chars) for segment keys. */
 export function ulid(now = Date.now()): string {
-  const alphabet = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
   let time = '';
   for (let i = 0, t = now; i < 10; i++, t = Math.floor(t / 32)) time = alphabet[t % 32] + time;
   const random = crypto.getRandomValues(new Uint8Array(16));
@@ -87,7 +89,6 @@ export function ulid(now = Date.now()): string {
 
 /** The ms timestamp inside a ULID. */
 export function ulidTime(id: string): number {
-  const alphabet = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
   let t = 0;
   for (let i = 0; i < 10; i++) t = t * 32 + alphabet.indexOf(id[i]);
   return t;

@@ -184,7 +184,7 @@ export class Tail {
     this.deadBits = new Uint8Array(Math.ceil(Math.max(1024, kept.length) / 8));
     for (const e of kept) {
       if (e.deleted) this.delete(e.id, e.seq);
-      else this.upsert(e.id, e.seq, e.vector!.slice(), e.metadata!, e.sourceSeq);
+      else this.upsert(e.id, e.seq, e.vector!, e.metadata!, e.sourceSeq); // upsert copies it into the new slots
     }
   }
 }
