@@ -1,13 +1,14 @@
-// How every function gets the native addon: the prebuilt linux x86_64 binary
-// from `npm run build:lambda-addon` (static libstdc++, glibc ≤ 2.34 checked),
-// copied where native/index.ts looks for it relative to the bundled handler
-// (`../build/Release/` from functions/lambda/<handler>.mjs).
+// How every function gets the native addon: the prebuilt linux binary for the
+// functions' architecture (settings.architecture, x86_64 by default) from
+// `npm run build:lambda-addon -- --arch <architecture>` (static libstdc++,
+// glibc ≤ 2.34 checked), copied where native/index.ts looks for it relative
+// to the bundled handler (`../build/Release/` from functions/lambda/<handler>.mjs).
 import { existsSync } from 'node:fs';
 import { settings } from './settings';
 
 export function addonFiles() {
   if (!existsSync(settings.addonPath) && !$dev) {
-    throw new Error(`${settings.addonPath} is missing: run "npm run build:lambda-addon" before "sst deploy" (docs/aws.md)`);
+    throw new Error(`${settings.addonPath} is missing: run "npm run build:lambda-addon -- --arch ${settings.architecture}" before "sst deploy" (docs/aws.md)`);
   }
   return [{ from: settings.addonPath, to: 'functions/build/Release/hyperspace_native.node' }];
 }
@@ -15,7 +16,7 @@ export function addonFiles() {
 /** Settings shared by the Lambda functions. */
 export const lambdaDefaults = {
   runtime: 'nodejs22.x',
-  architecture: 'x86_64',
+  architecture: settings.architecture,
   copyFiles: addonFiles(),
   storage: `${settings.cacheStorageMb} MB`,
   // The handlers write one JSON object per line themselves (functions/lambda/log.ts).
