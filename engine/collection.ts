@@ -152,6 +152,8 @@ export class Collection {
   private indexing: Promise<unknown> = Promise.resolve();
   private tailSinceMs = 0;
   private closed = false;
+  /** Partially open segments whose whole file is downloading. */
+  private readonly downloads = new Map<Segment, Promise<Segment>>();
   private compacting: Promise<void> | null = null;
   /** Tail room promised to batches between their backpressure check and their apply. */
   private readonly reserved = { records: 0, bytes: 0 };
@@ -172,7 +174,7 @@ export class Collection {
     const pointer = await stores.log.getPointer(name);
     const manifest = pointer ? decodeManifest(await stores.objects.get(pointer.key), pointer.key) : emptyManifest(name, config);
     const c = new Collection(name, config, stores, manifest, { tailRecordsMax: limits.tailRecordsMax, tailBytesMax: limits.tailBytesMax, ...tailLimits });
-    c.install(manifest, await Promise.all(manifest.segments.map((e) => c.openSegment(e.key))));
+    c.install(manifest, await Promise.all(manifest.segments.map((e) => c.openSegment(e))));
     await c.catchUp(await stores.log.lastSeq(name));
     return c;
   }
@@ -191,7 +193,7 @@ export class Collection {
       if (pointer && pointer.version > this.manifest.version) {
         const manifest = decodeManifest(await this.stores.objects.get(pointer.key), pointer.key);
         const open = new Map(this.segments.map((s) => [s.entry.key, s.segment]));
-        const opened = await Promise.all(manifest.segments.map((e) => open.get(e.key) ?? this.openSegment(e.key)));
+        const opened = await Promise.all(manifest.segments.map((e) => open.get(e.key) ?? this.openSegment(e)));
         // Inside the catch-up chain, so no commit applies records meanwhile.
         const run = this.catchingUp.then(() => {
           this.tail.removeUpTo(manifest.walSeq);
@@ -209,10 +211,46 @@ export class Collection {
     });
   }
 
-  private async openSegment(key: string): Promise<Segment> {
-    const path = this.stores.objects.localPath?.(key);
-    const bytes = path ? mmapFile(path) : await this.stores.objects.get(key);
-    return Segment.open(bytes, key);
+  /**
+   * Map the segment's local file, or — behind a remote store that asks for it
+   * — open a large one partially (ranged reads; docs/format/segment.md §8) and
+   * let its download finish in the background; else download it whole.
+   */
+  private async openSegment(entry: Pick<SegmentEntry, 'key' | 'bytes'>): Promise<Segment> {
+    const { objects } = this.stores;
+    const path = objects.localPath?.(entry.key);
+    if (path) return Segment.open(mmapFile(path), entry.key);
+    if (objects.partialOpenBytesMin !== undefined && entry.bytes >= objects.partialOpenBytesMin) {
+      const partial = await Segment.openPartial((offset, length) => objects.get(entry.key, { offset, length }), entry.bytes, entry.key);
+      if (partial) return partial;
+    }
+    return Segment.open(await objects.get(entry.key), entry.key);
+  }
+
+  /** The whole file of a partially open segment, downloaded once; retried by the next caller after a failure. */
+  private wholeOf(segment: Segment): Promise<Segment> {
+    let running = this.downloads.get(segment);
+    if (!running) {
+      running = this.stores.objects.get(segment.name).then((bytes) => Segment.open(bytes, segment.name));
+      running.then((whole) => this.swapIn(segment, whole), () => this.downloads.delete(segment));
+      this.downloads.set(segment, running);
+    }
+    return running;
+  }
+
+  /** Same file, same positions: the open segments' dead bitsets stay valid. */
+  private swapIn(partial: Segment, whole: Segment): void {
+    for (const s of this.segments) if (s.segment === partial) s.segment = whole;
+    this.downloads.delete(partial);
+  }
+
+  /** Wait until no segment is partially open (reads that need vectors, leaves or the graph). */
+  async whole(): Promise<void> {
+    for (;;) {
+      const partial = this.segments.filter((s) => !s.segment.index);
+      if (partial.length === 0) return;
+      await Promise.all(partial.map((s) => this.wholeOf(s.segment)));
+    }
   }
 
   // ------------------------------------------------------------------ writes
@@ -356,6 +394,8 @@ export class Collection {
     if (options.exact !== undefined && typeof options.exact !== 'boolean') throw invalid(`exact must be a boolean, got ${typeof options.exact}`);
     const include = new Set(options.include ?? []);
     for (const what of include) if (what !== 'metadata' && what !== 'vector') throw invalid(`include may hold "metadata" and "vector", got ${JSON.stringify(what)}`);
+    if (options.exact === true) await this.whole();
+    else await this.loadProbes(query, k, filter);
     const candidates: { distance: number; get: () => PointRecord }[] = [];
     // Eventual reads are evaluated at the manifest's point: records the tail shadows stay visible there.
     for (const s of this.segments) this.searchSegment(s, query, k, options.ef, filter, consistency === 'strong' ? s.dead : s.deadBase, candidates, options.exact === true);
@@ -374,14 +414,38 @@ export class Collection {
     return { hits, consistency: this.consistencyPoint(consistency) };
   }
 
+  /**
+   * Fetch the clusters a query reads in partially open segments, so the
+   * search itself runs without an await (one consistency point). A manifest
+   * installed meanwhile may bring new partial segments: look again, bounded.
+   */
+  private async loadProbes(query: Float32Array, k: number, filter: FilterExpr | null): Promise<void> {
+    for (let round = 0; round < 3; round++) {
+      const partial = this.segments.filter((s) => s.segment.cold);
+      if (partial.length === 0) return;
+      for (const s of partial) void this.wholeOf(s.segment).catch(() => undefined);
+      await Promise.all(partial.map((s) => {
+        const cold = s.segment.cold!;
+        return cold.load(cold.probes(query, k, filter ? s.segment.metadata.evaluate(filter) : null));
+      }));
+      if (this.segments.every((s) => !s.segment.cold || partial.includes(s))) return;
+    }
+  }
+
   private searchSegment(s: OpenSegment, query: Float32Array, k: number, efOption: number | undefined, filter: FilterExpr | null,
     dead: Bitset, out: { distance: number; get: () => PointRecord }[], exact = false): void {
     let allow: Bitset | null = null;
     let ef = efOption;
+    const cold = s.segment.cold;
+    if (cold && !exact) {
+      allow = filter ? s.segment.metadata.evaluate(filter) : null;
+      this.collectHits(s, cold.search(query, k, cold.probes(query, k, allow), allow, dead), out);
+      return;
+    }
     if (exact) {
       // An allow-list at or under the flat threshold is scanned exactly by the core.
       allow = filter ? s.segment.metadata.evaluate(filter) : Bitset.full(s.segment.count);
-      const r = s.segment.index.search(query, { k, allow: allow.bytes, deleted: dead.bytes, flatThreshold: s.segment.count });
+      const r = s.segment.index!.search(query, { k, allow: allow.bytes, deleted: dead.bytes, flatThreshold: s.segment.count });
       this.collectHits(s, r, out);
       return;
     }
@@ -391,13 +455,14 @@ export class Collection {
       if (kept === 0) return;
       ef = filteredEf(ef, kept / Math.max(1, s.segment.count), this.config);
     }
-    this.collectHits(s, s.segment.index.search(query, { k, ef, allow: allow?.bytes, deleted: dead.bytes }), out);
+    this.collectHits(s, s.segment.index!.search(query, { k, ef, allow: allow?.bytes, deleted: dead.bytes }), out);
   }
 
   private collectHits(s: OpenSegment, r: { positions: Uint32Array; distances: Float32Array }, out: { distance: number; get: () => PointRecord }[]): void {
+    const segment = s.segment; // a swap to the whole file after the search must not change what a hit reads
     for (let i = 0; i < r.positions.length; i++) {
       const pos = r.positions[i];
-      out.push({ distance: r.distances[i], get: () => ({ id: s.segment.id(pos), vector: s.segment.vector(pos), metadata: s.segment.metadataAt(pos) }) });
+      out.push({ distance: r.distances[i], get: () => ({ id: segment.id(pos), vector: segment.vector(pos), metadata: segment.metadataAt(pos) }) });
     }
   }
 
@@ -412,6 +477,10 @@ export class Collection {
     validateIds([id]);
     const t = this.tail.entries.get(id);
     if (t) return t.deleted ? null : { id, vector: Float32Array.from(t.vector!), metadata: t.metadata! };
+    if (this.segments.some((s) => !s.segment.index)) {
+      await this.whole();
+      return this.get(id);
+    }
     for (const s of this.segments) {
       const pos = s.segment.positionOf(id);
       if (pos >= 0 && !s.dead.has(pos)) return { id, vector: Float32Array.from(s.segment.vector(pos)), metadata: s.segment.metadataAt(pos) };
@@ -437,6 +506,7 @@ export class Collection {
     if (!Number.isInteger(limit) || limit < 1 || limit > limits.scrollLimitMax) throw invalid(`limit must be an integer in 1..${limits.scrollLimitMax}, got ${String(limit)}`);
     const after = options.cursor ? decodeCursor(options.cursor) : '';
     const filter = options.filter === undefined || options.filter === null ? null : parseFilter(options.filter);
+    await this.whole();
     const found: PointRecord[] = [];
     for (const s of this.segments) {
       const allow = filter ? s.segment.metadata.evaluate(filter) : null;
@@ -479,6 +549,7 @@ export class Collection {
   /** The Merkle digest of the live records at the current consistency point (DESIGN §7). */
   async digest(): Promise<DigestSummary & { consistency: ConsistencyPoint }> {
     this.checkOpen();
+    await this.whole();
     if (!this.digestState) this.digestState = this.buildDigest();
     return { ...this.digestState.root(), consistency: this.consistencyPoint() };
   }
@@ -600,10 +671,12 @@ export class Collection {
   private async mergeSegments(group: OpenSegment[]): Promise<void> {
     if (group.length === 0 || (group.length === 1 && group[0].deadBase.popcount() === 0 && this.manifest.deletions.length === 0)) return;
     const records: SegmentRecord[] = [];
-    for (const s of group)
-      for (let pos = 0; pos < s.segment.count; pos++)
+    for (const s of group) {
+      const segment = s.segment.index ? s.segment : await this.wholeOf(s.segment);
+      for (let pos = 0; pos < segment.count; pos++)
         if (!s.deadBase.has(pos))
-          records.push({ id: s.segment.id(pos), seq: s.segment.seq(pos), vector: s.segment.vector(pos), metadata: s.segment.metadataAt(pos), leaf: s.segment.leaf(pos) });
+          records.push({ id: segment.id(pos), seq: segment.seq(pos), vector: segment.vector(pos), metadata: segment.metadataAt(pos), leaf: segment.leaf(pos) });
+    }
     const added = records.length ? await this.writeSegmentFile(records) : [];
     await this.exclusive(async () => {
       const merged = new Set(group.map((s) => s.entry.key));
@@ -623,7 +696,7 @@ export class Collection {
     const key = segmentKey(this.name, this.epoch, ulid());
     await this.stores.objects.put(key, written.bytes);
     const entry: SegmentEntry = { key, bytes: written.bytes.length, count: written.count, minSeq: written.minSeq, maxSeq: written.maxSeq, root: written.root };
-    return [{ entry, segment: await this.openSegment(key) }];
+    return [{ entry, segment: await this.openSegment(entry) }];
   }
 
   /** CAS manifest v+1 in; `opened` are the open segments of `change.segments`, in order. */

@@ -1,9 +1,11 @@
 // `chunk_*.hyp` segment writer and reader (docs/format/segment.md). The
 // reader works over the bytes as they are (a mapped file on local disk):
 // it verifies each section's CRC-32C once, then only views.
-import { crc32c, dataError, Index } from '../native/index.ts';
+import { crc32c, dataError, HyperspaceError, Index } from '../native/index.ts';
 import { queuedBuild } from './build-queue.ts';
 import { compareUtf8 } from './canonical-json.ts';
+import { clusterVectors, CLUSTERS_RECORDS_MIN, type Clustering } from './clusters.ts';
+import { ColdReader, type RangeReader } from './cold-segment.ts';
 import { bucketCount, bucketOf, leafHash, toHex } from './merkle.ts';
 import { buildMetadataIndex, MetadataIndex } from './metadata-index.ts';
 import { sha256 } from './sha256.ts';
@@ -15,7 +17,12 @@ const HEADER = 128;
 const ALIGN = 64;
 const METRIC_CODE = { l2: 0, dot: 1, cosine: 2, poincare: 3 } as const;
 const QUANT_CODE = { none: 0, int8: 1, binary: 2 } as const;
-const SECTION = { index: 1, ids: 2, idOrder: 3, seqs: 4, metadata: 5, leaves: 6, buckets: 7 } as const;
+const SECTION = { index: 1, ids: 2, idOrder: 3, seqs: 4, metadata: 5, leaves: 6, buckets: 7, clusters: 8 } as const;
+/** The index blob's own header and its `vectors` section type (docs/format/index.md). */
+const BLOB_HEADER = 128;
+const BLOB_VECTORS = 6;
+/** What a partial open reads first: header, section table, the index blob's header. */
+const HEAD_BYTES = 64 * 1024;
 type SectionName = keyof typeof SECTION;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -37,11 +44,26 @@ export interface SegmentSummary {
   root: string;
 }
 
-/** Serialize records (each id at most once) into a segment file. */
-export async function writeSegment(records: readonly SegmentRecord[], config: CollectionConfig): Promise<{ bytes: Uint8Array } & SegmentSummary> {
-  const n = records.length, dim = config.dimension;
-  const vectors = new Float32Array(n * dim);
-  records.forEach((r, i) => vectors.set(r.vector, i * dim));
+/**
+ * Serialize records (each id at most once) into a segment file. From
+ * `clustersMin` records on, records are stored in cluster order with a
+ * `clusters` section, so a reader can answer before downloading the file.
+ */
+export async function writeSegment(input: readonly SegmentRecord[], config: CollectionConfig,
+  options: { clustersMin?: number } = {}): Promise<{ bytes: Uint8Array } & SegmentSummary> {
+  const n = input.length, dim = config.dimension;
+  let vectors = new Float32Array(n * dim);
+  input.forEach((r, i) => vectors.set(r.vector, i * dim));
+  let records = input;
+  let clustering: Clustering | null = null;
+  if (n >= (options.clustersMin ?? CLUSTERS_RECORDS_MIN)) {
+    clustering = clusterVectors(vectors, n, dim, config.metric);
+    const order = clustering.order;
+    records = Array.from(order, (i) => input[i]);
+    const sorted = new Float32Array(n * dim);
+    order.forEach((i, p) => sorted.set(vectors.subarray(i * dim, (i + 1) * dim), p * dim));
+    vectors = sorted;
+  }
   const index = await queuedBuild(vectors, {
     dimension: dim, metric: config.metric, quantization: config.quantization,
     m: config.hnsw.M, efConstruction: config.hnsw.efConstruction,
@@ -69,6 +91,7 @@ export async function writeSegment(records: readonly SegmentRecord[], config: Co
     ['leaves', leaves],
     ['buckets', buckets],
   ];
+  if (clustering) sections.push(['clusters', encodeClusters(clustering, index, dim)]);
   const bytes = assemble(sections, { n, dim, metric: METRIC_CODE[config.metric], quant: QUANT_CODE[config.quantization], minSeq: n ? minSeq : 0, maxSeq, root });
   return { bytes, count: n, minSeq: n ? minSeq : 0, maxSeq, root: toHex(root) };
 }
@@ -82,6 +105,74 @@ function bucketHashes(ids: string[], order: Uint32Array, leaves: Uint8Array): Ui
 }
 
 const align = (x: number) => Math.ceil(x / ALIGN) * ALIGN;
+
+/** Section 8: u32 C, u32 dimension, f32 centroids, u32 start[C+1], u32 vectorCrc[C]. */
+function encodeClusters(c: Clustering, blob: Uint8Array, dim: number): Uint8Array {
+  const count = c.starts.length - 1;
+  const vectors = blobSection(blob, BLOB_VECTORS, 'index blob');
+  const body = new Uint8Array(8 + 4 * count * dim + 4 * (count + 1) + 4 * count);
+  const v = new DataView(body.buffer);
+  v.setUint32(0, count, true);
+  v.setUint32(4, dim, true);
+  body.set(new Uint8Array(c.centroids.buffer, c.centroids.byteOffset, c.centroids.byteLength), 8);
+  let at = 8 + 4 * count * dim;
+  for (const start of c.starts) { v.setUint32(at, start, true); at += 4; }
+  for (let j = 0; j < count; j++) {
+    const range = blob.subarray(vectors.offset + c.starts[j] * dim * 4, vectors.offset + c.starts[j + 1] * dim * 4);
+    v.setUint32(at, crc32c(range), true);
+    at += 4;
+  }
+  return body;
+}
+
+interface TableEntry { type: number; crc: number; offset: number; length: number }
+
+/** A section table of `count` 24-byte entries at `at` (segment and index blob share the layout). */
+function readTable(v: DataView, at: number, count: number): TableEntry[] {
+  return Array.from({ length: count }, (_, i) => {
+    const t = at + 24 * i;
+    return { type: v.getUint32(t, true), crc: v.getUint32(t + 4, true), offset: Number(v.getBigUint64(t + 8, true)), length: Number(v.getBigUint64(t + 16, true)) };
+  });
+}
+
+/** Offset and length of a section of the index blob whose header is at the start of `head`. */
+function blobSection(head: Uint8Array, type: number, name: string): TableEntry {
+  const v = new DataView(head.buffer, head.byteOffset, head.byteLength);
+  const count = v.getUint16(18, true);
+  if (head.length < BLOB_HEADER + 24 * count) throw dataError(`index blob header truncated: file=${name}`);
+  const check = new Uint8Array(head.subarray(0, BLOB_HEADER + 24 * count)); // a copy: Buffer#slice is a view
+  check.fill(0, 56, 60);
+  if (crc32c(check) !== v.getUint32(56, true)) throw dataError(`index blob header checksum mismatch: file=${name}`);
+  const entry = readTable(v, BLOB_HEADER, count).find((e) => e.type === type);
+  if (!entry) throw dataError(`index blob missing section ${type}: file=${name}`);
+  return entry;
+}
+
+const sectionName = (type: number) => Object.keys(SECTION).find((k) => SECTION[k as SectionName] === type) ?? `type ${type}`;
+
+/** Check the header of a file of `fileLength` bytes whose first bytes are `head`; its section table. */
+function readHeader(head: Uint8Array, fileLength: number, name: string): TableEntry[] {
+  if (head.length < HEADER) throw dataError(`segment too short: ${head.length} bytes: file=${name}`);
+  const v = new DataView(head.buffer, head.byteOffset, head.byteLength);
+  if (v.getUint32(0, true) !== MAGIC) throw dataError(`segment bad magic: file=${name}`);
+  if (v.getUint16(4, true) !== VERSION) throw dataError(`segment unsupported version ${v.getUint16(4, true)}: file=${name}`);
+  const count = v.getUint16(18, true);
+  const tableEnd = HEADER + 24 * count;
+  if (head.length < tableEnd) throw dataError(`segment truncated section table: file=${name}`);
+  const check = new Uint8Array(head.subarray(0, tableEnd)); // a copy (Buffer#slice is a view, and mapped pages are read-only)
+  check.fill(0, 72, 76);
+  if (crc32c(check) !== v.getUint32(72, true)) throw dataError(`segment header checksum mismatch: file=${name}`);
+  const table = readTable(v, HEADER, count);
+  for (const e of table) {
+    if (e.offset % ALIGN !== 0 || e.offset + e.length > fileLength) throw dataError(`segment section ${sectionName(e.type)} out of bounds: file=${name}`);
+  }
+  return table;
+}
+
+function verified(body: Uint8Array, e: TableEntry, name: string): Uint8Array {
+  if (crc32c(body) !== e.crc) throw dataError(`segment section ${sectionName(e.type)} checksum mismatch: file=${name}`);
+  return body;
+}
 
 function assemble(sections: [SectionName, Uint8Array][], h: { n: number; dim: number; metric: number; quant: number; minSeq: number; maxSeq: number; root: Uint8Array }): Uint8Array {
   const tableEnd = HEADER + 24 * sections.length;
@@ -119,30 +210,33 @@ export class Segment {
   readonly minSeq: number;
   readonly maxSeq: number;
   readonly root: string;
-  readonly index: Index;
+  /** Null until the whole file is here (a partial open, `cold` answers meanwhile). */
+  readonly index: Index | null;
+  readonly cold: ColdReader | null;
   readonly metadata: MetadataIndex;
   readonly byteLength: number;
   private readonly idOffsets: Uint32Array;
   private readonly idBytes: Uint8Array;
   private readonly idOrder: Uint32Array;
   private readonly seqs: BigUint64Array;
-  private readonly leaves: Uint8Array;
+  private readonly leaves: Uint8Array | null;
   readonly bucketHashes: Uint8Array;
 
-  private constructor(name: string, bytes: Uint8Array, sections: Map<number, Uint8Array>) {
-    const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  private constructor(name: string, head: Uint8Array, byteLength: number, sections: Map<number, Uint8Array>, cold: ColdReader | null = null) {
+    const v = new DataView(head.buffer, head.byteOffset, head.byteLength);
     const need = (s: SectionName) => {
       const body = sections.get(SECTION[s]);
       if (!body) throw dataError(`segment missing section ${s}: file=${name}`);
       return body;
     };
     this.name = name;
-    this.byteLength = bytes.length;
+    this.byteLength = byteLength;
     this.count = v.getUint32(8, true);
     this.minSeq = Number(v.getBigUint64(24, true));
     this.maxSeq = Number(v.getBigUint64(32, true));
-    this.root = toHex(bytes.subarray(40, 72));
-    this.index = Index.open(need('index'), { verify: false, name });
+    this.root = toHex(head.subarray(40, 72));
+    this.cold = cold;
+    this.index = cold ? null : Index.open(need('index'), { verify: false, name });
     const ids = need('ids');
     this.idOffsets = u32(ids.subarray(0, 4 * (this.count + 1)));
     this.idBytes = ids.subarray(4 * (this.count + 1));
@@ -150,37 +244,50 @@ export class Segment {
     const seqBytes = need('seqs');
     this.seqs = new BigUint64Array(seqBytes.buffer, seqBytes.byteOffset, this.count);
     this.metadata = MetadataIndex.open(need('metadata'));
-    this.leaves = need('leaves');
+    this.leaves = cold ? null : need('leaves');
     this.bucketHashes = need('buckets');
-    if (this.index.count !== this.count || this.idOrder.length !== this.count || this.leaves.length !== 32 * this.count)
+    if ((this.index && this.index.count !== this.count) || this.idOrder.length !== this.count || (this.leaves && this.leaves.length !== 32 * this.count))
       throw dataError(`segment sections disagree on the record count: file=${name}`);
   }
 
   /** Verify header and every section checksum, then view. `name` goes into every error. */
   static open(bytes: Uint8Array, name: string): Segment {
     if (bytes.byteOffset % 8 !== 0) bytes = new Uint8Array(bytes); // a copy: typed views need alignment
-    if (bytes.length < HEADER) throw dataError(`segment too short: ${bytes.length} bytes: file=${name}`);
-    const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    if (v.getUint32(0, true) !== MAGIC) throw dataError(`segment bad magic: file=${name}`);
-    if (v.getUint16(4, true) !== VERSION) throw dataError(`segment unsupported version ${v.getUint16(4, true)}: file=${name}`);
-    const count = v.getUint16(18, true);
-    const tableEnd = HEADER + 24 * count;
-    if (bytes.length < tableEnd) throw dataError(`segment truncated section table: file=${name}`);
-    const head = new Uint8Array(bytes.subarray(0, tableEnd)); // a copy (Buffer#slice is a view, and mapped pages are read-only)
-    head.fill(0, 72, 76);
-    if (crc32c(head) !== v.getUint32(72, true)) throw dataError(`segment header checksum mismatch: file=${name}`);
     const sections = new Map<number, Uint8Array>();
-    for (let i = 0; i < count; i++) {
-      const t = HEADER + 24 * i;
-      const type = v.getUint32(t, true), crc = v.getUint32(t + 4, true);
-      const offset = Number(v.getBigUint64(t + 8, true)), length = Number(v.getBigUint64(t + 16, true));
-      const sectionName = Object.keys(SECTION).find((k) => SECTION[k as SectionName] === type) ?? `type ${type}`;
-      if (offset % ALIGN !== 0 || offset + length > bytes.length) throw dataError(`segment section ${sectionName} out of bounds: file=${name}`);
-      const body = bytes.subarray(offset, offset + length);
-      if (crc32c(body) !== crc) throw dataError(`segment section ${sectionName} checksum mismatch: file=${name}`);
-      sections.set(type, body);
-    }
-    return new Segment(name, bytes, sections);
+    for (const e of readHeader(bytes, bytes.length, name)) sections.set(e.type, verified(bytes.subarray(e.offset, e.offset + e.length), e, name));
+    return new Segment(name, bytes, bytes.length, sections);
+  }
+
+  /**
+   * Open a segment of `byteLength` bytes through ranged reads, without its
+   * graph, vectors and leaves (docs/format/segment.md, section 8): search then
+   * reads the clusters nearest each query. Null when the file has no clusters
+   * section (the caller downloads it whole).
+   */
+  static async openPartial(read: RangeReader, byteLength: number, name: string): Promise<Segment | null> {
+    const head = await read(0, Math.min(byteLength, HEAD_BYTES));
+    const table = readHeader(head, byteLength, name);
+    const entry = (s: SectionName) => table.find((e) => e.type === SECTION[s]);
+    const clusters = entry('clusters'), index = entry('index');
+    if (!clusters || !index) return null;
+    const fetch = async (e: TableEntry) => verified(e.offset + e.length <= head.length
+      ? new Uint8Array(head.subarray(e.offset, e.offset + e.length))
+      : aligned(await read(e.offset, e.length)), e, name);
+    const wanted: SectionName[] = ['ids', 'idOrder', 'seqs', 'metadata', 'buckets', 'clusters'];
+    const sections = new Map<number, Uint8Array>();
+    await Promise.all(wanted.map(async (s) => {
+      const e = entry(s);
+      if (e) sections.set(e.type, await fetch(e));
+    }));
+    const blobHeadBytes = Math.min(index.length, 4096); // header and section table of the blob
+    const blobHead = index.offset + blobHeadBytes <= head.length ? head.subarray(index.offset) : await read(index.offset, blobHeadBytes);
+    const vectors = blobSection(blobHead, BLOB_VECTORS, name);
+    const v = new DataView(head.buffer, head.byteOffset, head.byteLength);
+    const cold = ColdReader.decode(sections.get(SECTION.clusters)!, {
+      read, name, count: v.getUint32(8, true), dimension: v.getUint32(12, true),
+      metric: (['l2', 'dot', 'cosine', 'poincare'] as const)[v.getUint8(16)], vectorsOffset: index.offset + vectors.offset,
+    });
+    return new Segment(name, head, byteLength, sections, cold);
   }
 
   id(position: number): string {
@@ -196,12 +303,14 @@ export class Segment {
   }
 
   leaf(position: number): Uint8Array {
+    if (!this.leaves) throw new HyperspaceError('unavailable', `segment is still downloading, its leaves are not here yet: file=${this.name}`);
     return this.leaves.subarray(32 * position, 32 * position + 32);
   }
 
   vector(position: number): Float32Array {
-    return this.index.vector(position);
+    return this.index ? this.index.vector(position) : this.cold!.vector(position);
   }
+
 
   metadataAt(position: number): Metadata {
     return this.metadata.metadataAt(position);
@@ -236,6 +345,11 @@ export class Segment {
   positionAtOrder(orderIndex: number): number {
     return this.idOrder[orderIndex];
   }
+}
+
+/** A copy at an 8-byte aligned offset when `bytes` is not (typed views need alignment). */
+function aligned(bytes: Uint8Array): Uint8Array {
+  return bytes.byteOffset % 8 === 0 ? bytes : new Uint8Array(bytes);
 }
 
 function u32(bytes: Uint8Array): Uint32Array {

@@ -24,6 +24,11 @@ export interface ObjectStore {
   /** A local file holding the object, so a reader can mmap it; only stores on
    * local disk implement it. */
   localPath?(key: string): string | undefined;
+  /** Set by a remote store behind a local cache (functions/lambda/segment-cache.ts):
+   * a segment of at least this many bytes that is not cached yet is opened
+   * partially by ranged reads and downloaded whole in the background
+   * (docs/format/segment.md §8). */
+  readonly partialOpenBytesMin?: number;
 }
 
 const utf8 = new TextEncoder();

@@ -24,6 +24,9 @@ export interface SegmentCacheOptions {
   directory: string;
   /** Bytes the cache may hold; Lambda's /tmp is 512 MB unless configured larger. */
   bytesMax: number;
+  /** Segments from this size on are first read by ranges while they download
+   * (docs/format/segment.md §8); default 16 MiB. Infinity turns it off. */
+  partialOpenBytesMin?: number;
 }
 
 export interface SegmentCacheStats {
@@ -41,12 +44,14 @@ export class SegmentCache implements ObjectStore {
   private readonly files = new Map<string, number>();
   private bytes = 0;
   private readonly downloading = new Map<string, Promise<void>>();
-  readonly stats = { hits: 0, downloads: 0, evictions: 0 };
+  readonly stats = { hits: 0, downloads: 0, evictions: 0, rangedReads: 0 };
+  readonly partialOpenBytesMin: number;
 
   constructor(private readonly inner: ObjectStore, private readonly options: SegmentCacheOptions) {
     if (!Number.isSafeInteger(options.bytesMax) || options.bytesMax < 1) {
       throw new HyperspaceError('invalid', `segment cache bytesMax must be a positive integer, got ${options.bytesMax}`);
     }
+    this.partialOpenBytesMin = options.partialOpenBytesMin ?? 16 * 1024 * 1024;
     mkdirSync(options.directory, { recursive: true });
     // A warm container keeps its files; a half-written one (killed mid-download) is dropped.
     for (const name of readdirSync(options.directory)) {
@@ -68,8 +73,13 @@ export class SegmentCache implements ObjectStore {
     if (SegmentCache.isSegmentKey(key) && !this.files.has(key)) this.store(key, bytes);
   }
 
+  /** A range of a segment not cached yet is read from the store: a cold reader must not wait for the download. */
   async get(key: string, range?: ByteRange): Promise<Uint8Array> {
     if (!SegmentCache.isSegmentKey(key)) return this.inner.get(key, range);
+    if (range !== undefined && !this.files.has(key) && !this.adopt(key)) {
+      this.stats.rangedReads++;
+      return this.inner.get(key, range);
+    }
     await this.ensure(key);
     const mapped = mmapFile(this.pathOf(key));
     if (range === undefined) return mapped;
