@@ -10,11 +10,15 @@
 // counting pass-through proxy in the parent, so GETs and bytes are counted the
 // same way for both engines (LanceDB's Rust object_store cannot be wrapped).
 //
-// Cold (5×, median, engines alternating): spawn a FRESH child (`node --import
-// tsx`, as bench/run.sh runs scripts) with an empty segment cache; it loads
-// the engine (HyperspaceDB: native addon; LanceDB: its napi binary), fetches
-// the manifest, downloads what it needs and answers one query. Timed from
-// spawn to the answer arriving in the parent over IPC.
+// Cold (5×, median, engines alternating): spawn a FRESH child — bench/
+// serverless-child.ts bundled by esbuild and run with plain `node`, as Lambda
+// runs a bundled handler — with an empty segment cache; it loads the engine
+// (HyperspaceDB: native addon and AWS SDK; LanceDB: its napi binary), opens
+// the data and answers one query. Timed from spawn to the answer arriving in
+// the parent over IPC; the child reports its own clock at each phase.
+// HyperspaceDB opens its (large) segment partially: ranged GETs of the small
+// sections and of the clusters nearest the query (docs/format/segment.md §8),
+// the whole file downloading in the background after the first answer.
 //
 // Warm: in the last pair of children, 1,000 MNIST test queries in `eventual`
 // mode (no store round trip: HyperspaceDB searches what it has loaded; LanceDB
@@ -25,130 +29,40 @@
 // table's latest version before every query), in interleaved blocks of 100.
 // recall@10 against exact ground truth next to every figure.
 //
-//   bash bench/run.sh serverless [--queries 1000] [--cold 5]      (npm run bench:serverless)
+//   bash bench/run.sh serverless [--dataset mnist|glove] [--queries 1000] [--cold 5] [--limit N]   (npm run bench:serverless)
 
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import type { ChildConfig, FromChild, ToChild } from './serverless-child.ts';
 
 const { values: flags } = parseArgs({
   options: {
-    child: { type: 'string' },
+    dataset: { type: 'string', default: 'mnist' },
     queries: { type: 'string', default: '1000' },
     cold: { type: 'string', default: '5' },
     limit: { type: 'string' },
   },
   strict: true,
 });
+if (!['mnist', 'glove'].includes(flags.dataset!)) throw new Error(`--dataset must be mnist or glove, got ${flags.dataset}`);
 
-const COLLECTION = 'mnist';
-const LANCE_TABLE = 'mnist';
 const K = 10;
-
-interface ChildConfig {
-  s3: string; // the counting proxy
-  dynamo: string;
-  bucket: string;
-  table: string;
-  lanceUri: string;
-  cacheDirectory: string;
-  query: number[];
-}
-
-type ToChild = { type: 'warm'; mode: 'eventual' | 'strong'; from: number; to: number } | { type: 'exit' };
-type FromChild =
-  | { type: 'cold'; ids: number[]; childMs: number; detail: Record<string, unknown> }
-  | { type: 'warm'; latenciesNs: number[]; ids: number[][] };
-
 const credentials = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
 
-if (flags.child) await runChild(flags.child as 'hyperspace' | 'lance');
-else await runParent();
-
-// ===================================================================== child
-
-async function runChild(engine: 'hyperspace' | 'lance'): Promise<void> {
-  const started = performance.now();
-  const config = JSON.parse(process.env.SERVERLESS_BENCH_CONFIG!) as ChildConfig;
-  const send = (message: FromChild) => new Promise<void>((resolve) => process.send!(message, () => resolve()));
-  let search: (vector: Float32Array, mode: 'eventual' | 'strong') => Promise<number[]>;
-  let detail: () => Record<string, unknown>;
-
-  if (engine === 'hyperspace') {
-    const { S3Client } = await import('@aws-sdk/client-s3');
-    const { DynamoDBClient } = await import('@aws-sdk/client-dynamodb');
-    const { HyperspaceDB } = await import('../engine/index.ts');
-    const { S3ObjectStore, s3ClientConfig } = await import('../engine/stores/s3-object-store.ts');
-    const { DynamoLogStore } = await import('../engine/stores/dynamo-log-store.ts');
-    const { SegmentCache } = await import('../functions/lambda/segment-cache.ts');
-    const s3 = new S3ObjectStore({ bucket: config.bucket, client: new S3Client(s3ClientConfig({ endpoint: config.s3, credentials })) });
-    const objects = new SegmentCache(s3, { directory: config.cacheDirectory, bytesMax: 2 * 1024 ** 3 });
-    const log = new DynamoLogStore({
-      table: config.table, objects: s3,
-      client: new DynamoDBClient({ region: 'us-east-1', endpoint: config.dynamo, credentials, maxAttempts: 3 }),
-    });
-    // As the function-URL worker does: open with nothing loaded, then refresh the named collection.
-    const db = await HyperspaceDB.open({ objects, log }, { indexer: false, leases: false, collections: [] });
-    await db.refresh(COLLECTION);
-    const collection = db.collection(COLLECTION);
-    search = async (vector, mode) => {
-      if (mode === 'strong') await db.refresh(COLLECTION);
-      const { hits } = await collection.search(vector, { k: K, consistency: mode });
-      return hits.map((h) => Number(h.id));
-    };
-    detail = () => ({ cache: objects.stats, segments: collection.describe() });
-  } else {
-    const lancedb = await import('@lancedb/lancedb');
-    const storageOptions = {
-      endpoint: config.s3, region: 'us-east-1', allowHttp: 'true',
-      awsAccessKeyId: credentials.accessKeyId, awsSecretAccessKey: credentials.secretAccessKey,
-    };
-    const connection = await lancedb.connect(config.lanceUri, { storageOptions });
-    const table = await connection.openTable(LANCE_TABLE);
-    let strongTable: Awaited<ReturnType<typeof connection.openTable>> | undefined;
-    search = async (vector, mode) => {
-      let t = table;
-      if (mode === 'strong') {
-        strongTable ??= await (await lancedb.connect(config.lanceUri, { storageOptions, readConsistencyInterval: 0 })).openTable(LANCE_TABLE);
-        t = strongTable;
-      }
-      const rows = await t.vectorSearch(vector).column('vector').distanceType('l2').limit(K).select(['id']).toArray();
-      return rows.map((r: { id: number }) => Number(r.id));
-    };
-    detail = () => ({});
-  }
-
-  const ids = await search(Float32Array.from(config.query), 'eventual');
-  await send({ type: 'cold', ids, childMs: performance.now() - started, detail: detail() });
-
-  const { mnist } = await import('./datasets.ts');
-  const test = mnist().test;
-  process.on('message', async (message: ToChild) => {
-    if (message.type === 'exit') {
-      process.exit(0);
-    }
-    const latenciesNs: number[] = [];
-    const all: number[][] = [];
-    for (let q = message.from; q < message.to; q++) {
-      const vector = test.subarray(q * 784, (q + 1) * 784);
-      const t0 = process.hrtime.bigint();
-      all.push(await search(vector, message.mode));
-      latenciesNs.push(Number(process.hrtime.bigint() - t0));
-    }
-    await send({ type: 'warm', latenciesNs, ids: all });
-  });
-}
+await runParent();
 
 // ==================================================================== parent
 
 async function runParent(): Promise<void> {
   const { startEmulators } = await import('../test/harness/emulators.ts');
-  const { mnist, groundTruth, recallAt10 } = await import('./datasets.ts');
+  const { mnist, glove, groundTruth, recallAt10 } = await import('./datasets.ts');
+  const { coldLimits } = await import('../engine/cold-segment.ts');
   const { Latencies, installedVersion, writeResults } = await import('./measure.ts');
   const { HyperspaceDB } = await import('../engine/index.ts');
   const { S3ObjectStore } = await import('../engine/stores/s3-object-store.ts');
@@ -165,13 +79,17 @@ async function runParent(): Promise<void> {
 
   const queryCount = Number(flags.queries);
   const coldRuns = Number(flags.cold);
-  const data = mnist();
+  const data = flags.dataset === 'glove' ? glove() : mnist();
+  const COLLECTION = flags.dataset!;
+  const LANCE_TABLE = flags.dataset!;
   const trainCount = flags.limit ? Math.min(Number(flags.limit), data.trainCount) : data.trainCount;
   const dimension = data.dimension;
-  const train = data.train.subarray(0, trainCount * dimension);
-  const test = data.test.subarray(0, queryCount * dimension);
-  const truth = await groundTruth(train, test, dimension, 'l2', K);
-  console.log(`MNIST-784: ${trainCount} vectors, ${queryCount} queries, ground truth ready`);
+  // GloVe is compared by cosine: both engines get unit vectors, so LanceDB's l2 ranks as cosine does.
+  const prepare = (v: Float32Array) => (data.metric === 'cosine' ? unitRows(v, dimension) : v);
+  const train = prepare(data.train.subarray(0, trainCount * dimension));
+  const test = prepare(data.test.subarray(0, queryCount * dimension));
+  const truth = await groundTruth(train, test, dimension, data.metric, K);
+  console.log(`${data.name}: ${trainCount} vectors, ${queryCount} queries, ground truth ready`);
 
   const emulators = await startEmulators({ quickStart: false });
   const proxy = await countingProxy(emulators.s3Endpoint);
@@ -190,7 +108,7 @@ async function runParent(): Promise<void> {
     const objects = new S3ObjectStore({ bucket, client: emulators.s3Client() });
     const log = new DynamoLogStore({ table, objects, client: emulators.dynamoClient() });
     const loader = await HyperspaceDB.open({ objects, log }, { indexer: false, leases: false, collections: [] } as never);
-    const collection = await loader.createCollection(COLLECTION, { dimension, metric: 'l2' });
+    const collection = await loader.createCollection(COLLECTION, { dimension, metric: data.metric });
     for (let start = 0; start < trainCount; start += 1000) {
       const end = Math.min(trainCount, start + 1000);
       await collection.upsert(Array.from({ length: end - start }, (_, i) => ({
@@ -240,16 +158,19 @@ async function runParent(): Promise<void> {
     mark('lance loaded');
 
     // ------------------------------------------------ cold
-    const script = fileURLToPath(import.meta.url);
-    const spawnChild = (engine: string, round: number, queryIndex: number) => {
-      const cacheDirectory = join(scratch, `cache-${engine}-${round}`);
+    const queriesFile = join(scratch, 'queries.f32');
+    writeFileSync(queriesFile, new Uint8Array(test.buffer, test.byteOffset, test.byteLength));
+    const childScript = bundleChild();
+    const lanceModule = createRequire(import.meta.url).resolve('@lancedb/lancedb');
+    const spawnChild = (engine: 'hyperspace' | 'lance', round: number, queryIndex: number) => {
       const config: ChildConfig = {
-        s3: proxy.endpoint, dynamo: emulators.dynamoEndpoint, bucket, table, lanceUri, cacheDirectory,
-        query: Array.from(test.subarray(queryIndex * dimension, (queryIndex + 1) * dimension)),
+        engine, s3: proxy.endpoint, dynamo: emulators.dynamoEndpoint, bucket, table, collection: COLLECTION,
+        lanceUri, lanceTable: LANCE_TABLE, lanceModule, cacheDirectory: join(scratch, `cache-${engine}-${round}`),
+        dimension, queriesFile, coldQuery: queryIndex, k: K,
       };
       proxy.reset();
       const startedNs = process.hrtime.bigint();
-      const child = spawn(process.execPath, ['--max-old-space-size=4096', '--import', 'tsx', script, '--child', engine], {
+      const child = spawn(process.execPath, ['--max-old-space-size=4096', childScript], {
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: { ...process.env, SERVERLESS_BENCH_CONFIG: JSON.stringify(config) },
       });
       children.add(child);
@@ -266,7 +187,7 @@ async function runParent(): Promise<void> {
 
     type Engine = 'hyperspace' | 'lance';
     const engines: Engine[] = ['hyperspace', 'lance'];
-    const coldResults: Record<Engine, { ms: number; childMs: number; s3: ReturnType<typeof proxy.snapshot>; recall: number; detail: unknown }[]> = { hyperspace: [], lance: [] };
+    const coldResults: Record<Engine, { ms: number; childMs: number; phasesMs: Record<string, number>; s3: ReturnType<typeof proxy.snapshot>; recall: number; detail: unknown }[]> = { hyperspace: [], lance: [] };
     const kept: Partial<Record<Engine, ReturnType<typeof spawnChild>>> = {};
     mark('cold start');
     for (let round = 0; round < coldRuns; round++) {
@@ -275,8 +196,10 @@ async function runParent(): Promise<void> {
         const run = spawnChild(engine, round, round);
         const cold = await run.cold;
         const recall = recallAt10([cold.ids], [truth.ids[round]]);
-        coldResults[engine].push({ ms: cold.spawnToAnswerMs, childMs: cold.childMs, s3: cold.s3, recall, detail: cold.detail });
-        console.log(`cold ${engine} #${round + 1}: ${cold.spawnToAnswerMs.toFixed(0)} ms spawn→answer (${cold.childMs.toFixed(0)} ms inside the child), ` +
+        const childMs = cold.phasesMs.answered - cold.phasesMs.nodeStarted;
+        coldResults[engine].push({ ms: cold.spawnToAnswerMs, childMs, phasesMs: cold.phasesMs, s3: cold.s3, recall, detail: cold.detail });
+        const phases = Object.entries(cold.phasesMs).map(([name, ms]) => `${name} ${ms.toFixed(0)}`).join(', ');
+        console.log(`cold ${engine} #${round + 1}: ${cold.spawnToAnswerMs.toFixed(0)} ms spawn→answer (child clock: ${phases} ms), ` +
           `${cold.s3.gets} GETs, ${(cold.s3.bytes / 1e6).toFixed(1)} MB, recall@10 ${recall}`);
         if (round === coldRuns - 1) kept[engine] = run;
         else { run.child.send({ type: 'exit' }); await new Promise((r) => run.child.once('exit', r)); }
@@ -327,8 +250,8 @@ async function runParent(): Promise<void> {
       }
     }
     console.log(JSON.stringify(summary, null, 2));
-    const file = writeResults('serverless', {
-      dataset: { name: 'mnist-784', trainCount, queryCount, metric: 'l2', k: K },
+    const file = writeResults(`serverless-${flags.dataset}`, {
+      dataset: { name: data.name, trainCount, queryCount, metric: data.metric, k: K }, probeShare: coldLimits.probeShare,
       versions: { lancedb: installedVersion('@lancedb/lancedb'), arrow: installedVersion('apache-arrow') },
       uptimes, hyperspaceLoad, segmentBytes, lanceLoad, cold: coldResults, summary,
     });
@@ -340,6 +263,28 @@ async function runParent(): Promise<void> {
     await emulators.stop();
     cleanup();
   }
+}
+
+/** Bundle bench/serverless-child.ts into .tmp/ at the repository root, so the addon resolves as in a Lambda bundle (../build/Release). */
+function bundleChild(): string {
+  const root = fileURLToPath(new URL('..', import.meta.url));
+  const out = join(root, '.tmp', 'serverless-child.mjs');
+  execFileSync(join(root, 'node_modules', '.bin', 'esbuild'), [
+    join(root, 'bench', 'serverless-child.ts'), '--bundle', '--platform=node', '--format=esm', '--target=node20', `--outfile=${out}`, '--log-level=warning',
+    '--banner:js=import { createRequire as __createRequire } from "node:module"; const require = __createRequire(import.meta.url);',
+  ], { stdio: 'inherit' });
+  return out;
+}
+
+function unitRows(rows: Float32Array, dimension: number): Float32Array {
+  const out = new Float32Array(rows.length);
+  for (let i = 0; i < rows.length; i += dimension) {
+    let s = 0;
+    for (let d = 0; d < dimension; d++) s += rows[i + d] * rows[i + d];
+    const r = s > 0 ? 1 / Math.sqrt(s) : 0;
+    for (let d = 0; d < dimension; d++) out[i + d] = rows[i + d] * r;
+  }
+  return out;
 }
 
 /** A pass-through HTTP proxy in front of s3rver that counts requests by method and response bytes. */

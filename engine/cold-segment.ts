@@ -11,7 +11,7 @@ export type RangeReader = (offset: number, length: number) => Promise<Uint8Array
 
 export const coldLimits = {
   /** A query scans the nearest clusters until it has seen this share of the records. */
-  probeShare: 0.05,
+  probeShare: 0.03,
   /** Cluster vectors kept in memory across queries, per segment. */
   cacheBytesMax: 256 * 1024 * 1024,
   /** One ranged GET covers adjacent clusters up to this many bytes. */

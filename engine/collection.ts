@@ -423,11 +423,12 @@ export class Collection {
     for (let round = 0; round < 3; round++) {
       const partial = this.segments.filter((s) => s.segment.cold);
       if (partial.length === 0) return;
-      for (const s of partial) void this.wholeOf(s.segment).catch(() => undefined);
       await Promise.all(partial.map((s) => {
         const cold = s.segment.cold!;
         return cold.load(cold.probes(query, k, filter ? s.segment.metadata.evaluate(filter) : null));
       }));
+      // Only now: the download would share the connection with this query's reads.
+      for (const s of partial) void this.wholeOf(s.segment).catch(() => undefined);
       if (this.segments.every((s) => !s.segment.cold || partial.includes(s))) return;
     }
   }

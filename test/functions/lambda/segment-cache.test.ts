@@ -39,6 +39,18 @@ describe('segment cache', () => {
     expect(cache.describe()).toMatchObject({ files: 1, bytes: 300, downloads: 1 });
   });
 
+  it('reads a range of a segment it does not hold from the store, without downloading it (a cold reader does not wait)', async () => {
+    const { inner, cache, gets } = await setup(1000);
+    await inner.put(segment(1), bytes(300, 4));
+    expect(Uint8Array.from(await cache.get(segment(1), { offset: 290, length: 10 }))).toEqual(bytes(10, 4));
+    expect(cache.describe()).toMatchObject({ files: 0, downloads: 0, rangedReads: 1 });
+    expect(cache.partialOpenBytesMin).toBe(16 * 1024 * 1024);
+    await cache.get(segment(1));
+    await cache.get(segment(1), { offset: 0, length: 10 });
+    expect(cache.describe()).toMatchObject({ files: 1, downloads: 1, rangedReads: 1 });
+    expect(gets()).toBe(2);
+  });
+
   it('keeps what it holds under the byte bound, evicting the least recently used', async () => {
     const { inner, cache, directory } = await setup(700);
     for (const n of [1, 2, 3]) await inner.put(segment(n), bytes(300, n));

@@ -16,7 +16,7 @@ import { keysObjectKey } from '../../../functions/lambda/keys-object.ts';
 import { createIndexerHandler, type StreamRecord } from '../../../functions/lambda/indexer.ts';
 import type { Stores } from '../../../functions/lambda/indexing.ts';
 import type { Logger } from '../../../functions/lambda/log.ts';
-import { SegmentCache } from '../../../functions/lambda/segment-cache.ts';
+import { SegmentCache, type SegmentCacheOptions } from '../../../functions/lambda/segment-cache.ts';
 import { importToDeployment } from '../../../functions/aws-import.ts';
 import { DynamoLogStore } from '../../../engine/stores/dynamo-log-store.ts';
 import { S3ObjectStore } from '../../../engine/stores/s3-object-store.ts';
@@ -53,11 +53,11 @@ function s3(): S3ObjectStore {
 }
 
 /** What one Lambda container makes: the stores, the object store behind a fresh /tmp cache. */
-async function containerStores(calls?: string[]): Promise<Stores & { cache: SegmentCache }> {
+async function containerStores(calls?: string[], cacheOptions: Partial<SegmentCacheOptions> = {}): Promise<Stores & { cache: SegmentCache }> {
   const directory = await mkdtemp(join(tmpdir(), 'hyperspace-lambda-cache-'));
   directories.push(directory);
   const inner = s3();
-  const cache = new SegmentCache(inner, { directory, bytesMax: 64 * 1024 * 1024 });
+  const cache = new SegmentCache(inner, { directory, bytesMax: 64 * 1024 * 1024, ...cacheOptions });
   const logStore = new DynamoLogStore({ table, objects: inner, client: emulators.dynamoClient() });
   if (!calls) return { objects: cache, log: logStore, cache };
   // Records every store call a request causes (the keys object aside).
@@ -85,8 +85,8 @@ function event(method: string, path: string, options: { body?: unknown; key?: st
   } as FunctionUrlEvent;
 }
 
-async function worker(auth: AuthMode = 'keys', calls?: string[]) {
-  const stores = await containerStores(calls);
+async function worker(auth: AuthMode = 'keys', calls?: string[], cacheOptions: Partial<SegmentCacheOptions> = {}) {
+  const stores = await containerStores(calls, cacheOptions);
   const handler = createHttpHandler({ stores: async () => stores, auth, log });
   const call = async (method: string, path: string, options: Parameters<typeof event>[2] = {}) => {
     const result = await handler(event(method, path, options), { awsRequestId: 'req' });
@@ -200,17 +200,29 @@ describe('serverless: importing more than 6 MB from S3', () => {
     const w = await worker();
     expect((await w.call('POST', '/v1/collections', { body: { name: 'bulk', dimension: 256, metric: 'cosine' } })).status).toBe(200);
     const wide = (i: number) => Array.from({ length: 256 }, (_, d) => Number(Math.sin(i * 13 + d * 0.7).toFixed(6)));
-    const lines = Array.from({ length: 4000 }, (_, i) => JSON.stringify({ id: `b${i}`, vector: wide(i), metadata: { i } })).join('\n');
+    const lines = Array.from({ length: 4200 }, (_, i) => JSON.stringify({ id: `b${i}`, vector: wide(i), metadata: { i } })).join('\n');
     expect(lines.length).toBeGreaterThan(6 * 1024 * 1024);
     await s3().put('imports/bulk.jsonl', new TextEncoder().encode(lines));
     const stores = await containerStores();
     const result = await importToDeployment({ stores, collection: 'bulk', source: `s3://${bucket}/imports/bulk.jsonl`, s3: emulators.s3Client() });
-    expect(result).toEqual({ imported: 4000, lastSeq: 4 });
+    expect(result).toEqual({ imported: 4200, lastSeq: 5 });
     expect(await (await createIndexerHandler({ stores: async () => containerStores(), log, owner: 'indexer-bulk' }))({ Records: await poller.poll() }))
       .toEqual({ batchItemFailures: [] });
     const fresh = await worker();
-    expect((await fresh.call('GET', '/v1/collections/bulk')).body.collection).toMatchObject({ count: 4000, segments: 1, tailLength: 0 });
+    expect((await fresh.call('GET', '/v1/collections/bulk')).body.collection).toMatchObject({ count: 4200, segments: 1, tailLength: 0 });
     expect((await fresh.call('POST', '/v1/collections/bulk/search', { body: { vector: wide(1234), k: 1 } })).body.hits[0].id).toBe('b1234');
+
+    // A worker that opens segments partially (docs/format/segment.md §8): ranged GETs answer first.
+    const cold = await worker('keys', undefined, { partialOpenBytesMin: 0 });
+    const answer = await cold.call('POST', '/v1/collections/bulk/search', { body: { vector: wide(777), k: 3, include: ['vector'] } });
+    expect(answer.body.hits[0]).toMatchObject({ id: 'b777', distance: expect.closeTo(0, 5) });
+    expect(cold.cache.describe().rangedReads).toBeGreaterThanOrEqual(3); // head, sections, clusters
+    const point = await cold.call('GET', '/v1/collections/bulk/points/b778');
+    expect(point.body).toMatchObject({ id: 'b778', metadata: { i: 778 } });
+    expect(cold.cache.describe()).toMatchObject({ files: 1, downloads: 1 });
+    const ranged = cold.cache.describe().rangedReads;
+    expect((await cold.call('POST', '/v1/collections/bulk/search', { body: { vector: wide(99), k: 1 } })).body.hits[0].id).toBe('b99');
+    expect(cold.cache.describe().rangedReads).toBe(ranged);
   });
 });
 
