@@ -29,6 +29,8 @@ export interface Manifest {
   tombstoneHorizon?: number;
   /** On a replica: the leader seq this state reflects; absent on a leader. */
   sourceSeq?: number;
+  /** On a region replica: the home manifest version it mirrors (docs/aws.md "Region replicas"). */
+  sourceVersion?: number;
 }
 
 const encoder = new TextEncoder();

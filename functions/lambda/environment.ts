@@ -7,6 +7,11 @@
 //   HYPERSPACE_CACHE_DIR    segment cache directory (default /tmp/hyperspace-segments)
 //   HYPERSPACE_CACHE_BYTES  segment cache bound (default 80% of the function's /tmp)
 //   HYPERSPACE_CORS_ORIGINS comma-separated origins allowed by CORS (default none)
+// In a replica region (infra/replica.ts, docs/aws.md "Region replicas") the two
+// above name the replica's own stores, and:
+//   HYPERSPACE_HOME_REGION  the home region (writes go there)
+//   HYPERSPACE_HOME_BUCKET  the replicator: the home region's bucket (read only)
+//   HYPERSPACE_HOME_TABLE   the replicator: the home region's table (read only)
 // AWS_REGION comes from Lambda; AWS_ENDPOINT_URL(_S3|_DYNAMODB) points the
 // stores at LocalStack or the emulators.
 import { HyperspaceError } from '../../engine/index.ts';
@@ -49,4 +54,23 @@ export function environmentAuth(): AuthMode {
 
 export function environmentCorsOrigins(): string[] {
   return (process.env.HYPERSPACE_CORS_ORIGINS ?? '').split(',').map((o) => o.trim()).filter(Boolean);
+}
+
+/** The home region of a replica stack's functions. */
+export function environmentHomeRegion(): string {
+  return required('HYPERSPACE_HOME_REGION');
+}
+
+/** The replicator's two store pairs: the home region's (read only) and this region's, without a segment cache (it never searches). */
+export function environmentReplicatorStores(): { home: () => Promise<Stores>; replica: () => Promise<Stores> } {
+  const pair = (bucket: string, table: string, region?: string): Stores => {
+    const prefix = process.env.HYPERSPACE_PREFIX || undefined;
+    const objects = new S3ObjectStore({ bucket, ...(prefix ? { prefix } : {}), ...(region ? { region } : {}) });
+    return { objects, log: new DynamoLogStore({ table, objects, ...(region ? { region } : {}) }) };
+  };
+  let home: Stores | undefined, replica: Stores | undefined;
+  return {
+    home: async () => (home ??= pair(required('HYPERSPACE_HOME_BUCKET'), required('HYPERSPACE_HOME_TABLE'), environmentHomeRegion())),
+    replica: async () => (replica ??= pair(required('HYPERSPACE_BUCKET'), required('HYPERSPACE_TABLE'))),
+  };
 }
