@@ -18,6 +18,7 @@ export default $config({
     await import('./infra/compactor');
     const { grpc } = await import('./infra/grpc');
     const { settings } = await import('./infra/settings');
+    const { replica } = await import('./infra/replica');
     return {
       url: api.url,
       auth: settings.auth,
@@ -25,6 +26,7 @@ export default $config({
       table: table.name,
       indexerFailures: indexerFailures.url,
       ...(grpc ? { grpc: grpc.url } : {}),
+      ...(replica ? { replicaRegion: replica.region, replicaUrl: replica.api.url, replicaBucket: replica.bucket.name, replicaTable: replica.table.name } : {}),
     };
   },
 });

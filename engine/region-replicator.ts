@@ -301,6 +301,8 @@ class Run {
 
   /** Copies one home segment, verified on arrival; a bad arrival is fetched again, never committed. */
   private async copySegment(entry: SegmentEntry): Promise<void> {
+    // Renew the lease per segment, so a long first copy keeps it (a holder renewing keeps its epoch).
+    this.lease.epoch = (await takeLease(this.options, this.name)).epoch;
     if (await this.replica.objects.head(entry.key)) {
       // Left by a run that died before its commit: kept if it is what the home manifest names.
       if (verifyArrival(await this.replica.objects.get(entry.key), entry) === null) {

@@ -16,6 +16,13 @@ function grpcDomain(): string | undefined {
   return domain;
 }
 
+function replicaRegion(): string | undefined {
+  const region = process.env.HYPERSPACE_REPLICA_REGION;
+  if (!region) return undefined;
+  if (!/^[a-z]{2}(-[a-z]+)+-\d$/.test(region)) throw new Error(`HYPERSPACE_REPLICA_REGION must be an AWS region such as "eu-west-1", got ${JSON.stringify(region)}`);
+  return region;
+}
+
 export type LambdaArchitecture = 'x86_64' | 'arm64';
 
 function lambdaArchitecture(): LambdaArchitecture {
@@ -33,6 +40,8 @@ export const settings = {
   /** Set: the optional Fargate gRPC service is deployed under this name (costs money at idle). */
   grpcDomain: grpcDomain(),
   corsOrigins: process.env.HYPERSPACE_CORS_ORIGINS ?? '',
+  /** Set: a read replica stack in this second region, fed by the replicator (infra/replica.ts, docs/aws.md "Region replicas"). */
+  replicaRegion: replicaRegion(),
   /** Bytes of /tmp each function gets (10 GB max); the segment cache takes 80 % of it. */
   cacheStorageMb: Number(process.env.HYPERSPACE_CACHE_MB ?? 2048),
   /** CPU of the Lambda functions: `x86_64` (default) or `arm64` (Graviton, about 20 % less per GB-second). */

@@ -7,7 +7,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { HyperspaceDB, HyperspaceError, type CollectionConfigInput } from '../../../engine/index.ts';
 import { replicateCollection, type RegionReplicatorOptions, type StorePair } from '../../../engine/region-replicator.ts';
 import { DynamoLogStore } from '../../../engine/stores/dynamo-log-store.ts';
@@ -18,8 +18,8 @@ import { hashKey, type KeyRecord } from '../../../functions/auth/keys-file.ts';
 import type { FunctionUrlEvent } from '../../../functions/http/lambda.ts';
 import { keysObjectKey } from '../../../functions/lambda/keys-object.ts';
 import type { Logger } from '../../../functions/lambda/log.ts';
-import { createReplicaHttpHandler, readOnlyStores } from '../../../functions/lambda/replica-http.ts';
-import { createReplicatorHandler } from '../../../functions/lambda/replicator.ts';
+import { createReplicaHttpHandler, handler as replicaHttpEntry, readOnlyStores } from '../../../functions/lambda/replica-http.ts';
+import { createReplicatorHandler, handler as replicatorEntry } from '../../../functions/lambda/replicator.ts';
 import { SegmentCache } from '../../../functions/lambda/segment-cache.ts';
 import { startEmulators, type Emulators } from '../../harness/emulators.ts';
 import { expectKindError } from '../../helpers/expect-kind.ts';
@@ -409,5 +409,16 @@ describe('region replication: the scheduled replicator between two S3 servers an
     await expectKindError(HyperspaceError, () => guarded.log.append('docs', new Uint8Array(1)), 'conflict', 'read-only replica of home region us-east-1: send append to the home region');
     await expectKindError(HyperspaceError, () => guarded.objects.put('collections/docs/x', new Uint8Array(1)), 'conflict', 'read-only replica of home region us-east-1: send put to the home region');
     expect(await guarded.log.getPointer('docs')).toEqual(await replica.log.getPointer('docs'));
+  });
+
+  it('takes the home region from the environment the stack sets, and says so when it is missing', async () => {
+    vi.stubEnv('HYPERSPACE_HOME_REGION', undefined);
+    try {
+      const message = 'environment variable HYPERSPACE_HOME_REGION is not set (the stack sets it: infra/)';
+      await expectKindError(HyperspaceError, () => replicatorEntry({}), 'invalid', message);
+      await expectKindError(HyperspaceError, () => replicaHttpEntry(event('GET', '/v1/health')), 'invalid', message);
+    } finally {
+      vi.unstubAllEnvs();
+    }
   });
 });
