@@ -167,7 +167,6 @@ class Run {
     this.assertReplica(state);
 
     const homePointer = await this.home.log.getPointer(name);
-    const homeManifest = homePointer ? decodeManifest(await this.fetch(homePointer.key), homePointer.key) : null;
     const sourceVersion = homePointer?.version ?? 0;
     const sourceSeq = await this.home.log.lastSeq(name);
     report.sourceVersion = sourceVersion;
@@ -185,6 +184,8 @@ class Run {
         return { ...report, outcome: 'up-to-date' };
       }
     }
+    // The manifest the pointer named: with the records up to sourceSeq (read after the pointer), the home at sourceSeq.
+    const homeManifest = homePointer ? decodeManifest(await this.fetch(homePointer.key), homePointer.key) : null;
     const config = JSON.parse(homeConfig) as CollectionConfig;
     const tail = await this.readTail(homeManifest?.walSeq ?? 0, sourceSeq);
 
