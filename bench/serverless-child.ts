@@ -38,7 +38,9 @@ async function main(config: ChildConfig): Promise<void> {
   // performance.now() counts from the process's time origin: this is Node's own start-up.
   const phasesMs: Record<string, number> = { nodeStarted: performance.now() };
   const send = (message: FromChild) => new Promise<void>((resolve) => process.send!(message, undefined, {}, () => resolve()));
-  const engine = config.engine === 'hyperspace' ? await openHyperspace(config, phasesMs) : await openLance(config, phasesMs);
+  const engine = config.engine === 'hyperspace'
+    ? await (await import('./serverless-child-hyperspace.ts')).openHyperspace(config, phasesMs)
+    : await openLance(config, phasesMs);
   const bytes = readFileSync(config.queriesFile);
   const queries = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4);
   const query = (q: number) => queries.subarray(q * config.dimension, (q + 1) * config.dimension);
@@ -59,38 +61,9 @@ async function main(config: ChildConfig): Promise<void> {
   });
 }
 
-interface Engine {
+export interface Engine {
   search(vector: Float32Array, mode: 'eventual' | 'strong'): Promise<number[]>;
   detail(): Record<string, unknown>;
-}
-
-async function openHyperspace(config: ChildConfig, phasesMs: Record<string, number>): Promise<Engine> {
-  const { S3Client } = await import('@aws-sdk/client-s3');
-  const { DynamoDBClient } = await import('@aws-sdk/client-dynamodb');
-  const { HyperspaceDB } = await import('../engine/index.ts');
-  const { S3ObjectStore, s3ClientConfig } = await import('../engine/stores/s3-object-store.ts');
-  const { DynamoLogStore } = await import('../engine/stores/dynamo-log-store.ts');
-  const { SegmentCache } = await import('../functions/lambda/segment-cache.ts');
-  phasesMs.loaded = performance.now();
-  const s3 = new S3ObjectStore({ bucket: config.bucket, client: new S3Client(s3ClientConfig({ endpoint: config.s3, credentials })) });
-  const objects = new SegmentCache(s3, { directory: config.cacheDirectory, bytesMax: 2 * 1024 ** 3 });
-  const log = new DynamoLogStore({
-    table: config.table, objects: s3,
-    client: new DynamoDBClient({ region: 'us-east-1', endpoint: config.dynamo, credentials, maxAttempts: 3 }),
-  });
-  // As the function-URL worker does: open with nothing loaded, then refresh the named collection.
-  const db = await HyperspaceDB.open({ objects, log }, { indexer: false, leases: false, collections: [] });
-  await db.refresh(config.collection);
-  phasesMs.opened = performance.now();
-  const collection = db.collection(config.collection);
-  return {
-    async search(vector, mode) {
-      if (mode === 'strong') await db.refresh(config.collection);
-      const { hits } = await collection.search(vector, { k: config.k, consistency: mode });
-      return hits.map((h) => Number(h.id));
-    },
-    detail: () => ({ cache: objects.describe(), collection: collection.describe() }),
-  };
 }
 
 async function openLance(config: ChildConfig, phasesMs: Record<string, number>): Promise<Engine> {

@@ -265,15 +265,22 @@ async function runParent(): Promise<void> {
   }
 }
 
-/** Bundle bench/serverless-child.ts into .tmp/ at the repository root, so the addon resolves as in a Lambda bundle (../build/Release). */
+/**
+ * Bundle bench/serverless-child.ts, minified and split at its dynamic imports
+ * (each engine's child loads only its own code, as a Lambda bundle holds only
+ * its handler's), into .bench-child/ at the repository root, so the addon
+ * resolves as in a Lambda bundle (../build/Release).
+ */
 function bundleChild(): string {
   const root = fileURLToPath(new URL('..', import.meta.url));
-  const out = join(root, '.tmp', 'serverless-child.mjs');
+  const outdir = join(root, '.bench-child');
+  rmSync(outdir, { recursive: true, force: true });
   execFileSync(join(root, 'node_modules', '.bin', 'esbuild'), [
-    join(root, 'bench', 'serverless-child.ts'), '--bundle', '--platform=node', '--format=esm', '--target=node20', `--outfile=${out}`, '--log-level=warning',
+    join(root, 'bench', 'serverless-child.ts'), '--bundle', '--splitting', '--minify', '--platform=node', '--format=esm', '--target=node20',
+    `--outdir=${outdir}`, '--out-extension:.js=.mjs', '--log-level=warning',
     '--banner:js=import { createRequire as __createRequire } from "node:module"; const require = __createRequire(import.meta.url);',
   ], { stdio: 'inherit' });
-  return out;
+  return join(outdir, 'serverless-child.mjs');
 }
 
 function unitRows(rows: Float32Array, dimension: number): Float32Array {

@@ -10,7 +10,9 @@ import { clusterMetric } from './clusters.ts';
 export type RangeReader = (offset: number, length: number) => Promise<Uint8Array>;
 
 export const coldLimits = {
-  /** A query scans the nearest clusters until it has seen this share of the records. */
+  /** A query scans the nearest clusters until it has seen this share of the records
+   * (at the default ef; a query's ef scales it). bench/cold-sweep.ts: recall@10
+   * 0.963 on MNIST-784 60k, 0.843 on GloVe-100 341k. */
   probeShare: 0.03,
   /** Cluster vectors kept in memory across queries, per segment. */
   cacheBytesMax: 256 * 1024 * 1024,
@@ -66,10 +68,10 @@ export class ColdReader {
   }
 
   /** The clusters a query scans, nearest centroid first: the probe share of the records and at least k allowed ones. */
-  probes(query: Float32Array, k: number, allow: Bitset | null): number[] {
+  probes(query: Float32Array, k: number, allow: Bitset | null, share = coldLimits.probeShare): number[] {
     const { dimension, metric, count } = this.info;
     const ranked = flatSearch(this.centroids, query, { dimension, metric: clusterMetric(metric), k: this.clusterCount }).positions;
-    const target = Math.max(k, Math.ceil(coldLimits.probeShare * count));
+    const target = Math.max(k, Math.ceil(share * count));
     const out: number[] = [];
     let scanned = 0, allowed = 0;
     for (const j of ranked) {

@@ -2,6 +2,7 @@
 // one consistency point (DESIGN §4–§6).
 import { checkVector, HyperspaceError, invalid, mmapFile, SEARCH_DEFAULTS, type Metric } from '../native/index.ts';
 import { Bitset } from './bitset.ts';
+import { coldLimits } from './cold-segment.ts';
 import { compareUtf8 } from './canonical-json.ts';
 import { matches, parseFilter, type FilterExpr } from './filter.ts';
 import { limits } from './limits.ts';
@@ -170,12 +171,17 @@ export class Collection {
   }
 
   /** Load the current manifest, map its segments and replay the WAL tail. */
-  static async open(name: string, config: CollectionConfig, stores: CollectionStores, tailLimits: Partial<TailLimits> = {}): Promise<Collection> {
-    const pointer = await stores.log.getPointer(name);
+  static async open(name: string, config: CollectionConfig, stores: CollectionStores, tailLimits: Partial<TailLimits> = {},
+    // Reads the caller started before it had the config (database.ts), each made after the open began.
+    started: { pointer?: ReturnType<LogStore['getPointer']>; lastSeq?: Promise<number> } = {}): Promise<Collection> {
+    const lastSeq = started.lastSeq ?? stores.log.lastSeq(name);
+    lastSeq.catch(() => undefined);
+    const pointer = await (started.pointer ?? stores.log.getPointer(name));
     const manifest = pointer ? decodeManifest(await stores.objects.get(pointer.key), pointer.key) : emptyManifest(name, config);
     const c = new Collection(name, config, stores, manifest, { tailRecordsMax: limits.tailRecordsMax, tailBytesMax: limits.tailBytesMax, ...tailLimits });
     c.install(manifest, await Promise.all(manifest.segments.map((e) => c.openSegment(e))));
-    await c.catchUp(await stores.log.lastSeq(name));
+    // Read-your-writes holds: the WAL head was read after this open began, so it covers every write acknowledged before it.
+    await c.catchUp(await lastSeq);
     return c;
   }
 
@@ -189,6 +195,9 @@ export class Collection {
   async refresh(): Promise<void> {
     this.checkOpen();
     await this.exclusive(async () => {
+      // Both reads at once (a strong read pays one round trip): the head is read after the refresh began.
+      const lastSeq = this.stores.log.lastSeq(this.name);
+      lastSeq.catch(() => undefined);
       const pointer = await this.stores.log.getPointer(this.name);
       if (pointer && pointer.version > this.manifest.version) {
         const manifest = decodeManifest(await this.stores.objects.get(pointer.key), pointer.key);
@@ -207,7 +216,7 @@ export class Collection {
       } else if (!pointer && (this.manifest.version > 0 || (await this.stores.log.getCollectionConfig(this.name)) === null)) {
         throw new HyperspaceError('not_found', `collection not found: name=${this.name}`);
       }
-      await this.catchUp(await this.stores.log.lastSeq(this.name));
+      await this.catchUp(await lastSeq);
     });
   }
 
@@ -395,7 +404,7 @@ export class Collection {
     const include = new Set(options.include ?? []);
     for (const what of include) if (what !== 'metadata' && what !== 'vector') throw invalid(`include may hold "metadata" and "vector", got ${JSON.stringify(what)}`);
     if (options.exact === true) await this.whole();
-    else await this.loadProbes(query, k, filter);
+    else await this.loadProbes(query, k, options.ef, filter);
     const candidates: { distance: number; get: () => PointRecord }[] = [];
     // Eventual reads are evaluated at the manifest's point: records the tail shadows stay visible there.
     for (const s of this.segments) this.searchSegment(s, query, k, options.ef, filter, consistency === 'strong' ? s.dead : s.deadBase, candidates, options.exact === true);
@@ -419,18 +428,24 @@ export class Collection {
    * search itself runs without an await (one consistency point). A manifest
    * installed meanwhile may bring new partial segments: look again, bounded.
    */
-  private async loadProbes(query: Float32Array, k: number, filter: FilterExpr | null): Promise<void> {
+  private async loadProbes(query: Float32Array, k: number, ef: number | undefined, filter: FilterExpr | null): Promise<void> {
     for (let round = 0; round < 3; round++) {
       const partial = this.segments.filter((s) => s.segment.cold);
       if (partial.length === 0) return;
       await Promise.all(partial.map((s) => {
         const cold = s.segment.cold!;
-        return cold.load(cold.probes(query, k, filter ? s.segment.metadata.evaluate(filter) : null));
+        return cold.load(cold.probes(query, k, filter ? s.segment.metadata.evaluate(filter) : null, this.probeShare(ef)));
       }));
       // Only now: the download would share the connection with this query's reads.
       for (const s of partial) void this.wholeOf(s.segment).catch(() => undefined);
       if (this.segments.every((s) => !s.segment.cold || partial.includes(s))) return;
     }
+  }
+
+  /** The share of a partially open segment a query reads: the default, scaled by the query's ef. */
+  private probeShare(ef: number | undefined): number {
+    const base = SEARCH_DEFAULTS[this.config.metric][this.config.quantization].ef;
+    return Math.min(1, coldLimits.probeShare * (ef ?? base) / base);
   }
 
   private searchSegment(s: OpenSegment, query: Float32Array, k: number, efOption: number | undefined, filter: FilterExpr | null,
@@ -440,7 +455,7 @@ export class Collection {
     const cold = s.segment.cold;
     if (cold && !exact) {
       allow = filter ? s.segment.metadata.evaluate(filter) : null;
-      this.collectHits(s, cold.search(query, k, cold.probes(query, k, allow), allow, dead), out);
+      this.collectHits(s, cold.search(query, k, cold.probes(query, k, allow, this.probeShare(efOption)), allow, dead), out);
       return;
     }
     if (exact) {

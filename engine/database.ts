@@ -71,8 +71,9 @@ export class HyperspaceDB {
     }
     const db = new HyperspaceDB(stores, options);
     try {
-      const names = await stores.log.listCollections();
       const only = options.collections && new Set(options.collections);
+      // A worker that opens nothing up front (`collections: []`) skips the listing round trip.
+      const names = only?.size === 0 ? [] : await stores.log.listCollections();
       for (const name of names) if (!only || only.has(name)) await db.load(name);
     } catch (e) {
       await stores.close?.();
@@ -86,10 +87,14 @@ export class HyperspaceDB {
   }
 
   private async load(name: string): Promise<Collection> {
-    const json = await this.stores.log.getCollectionConfig(name);
+    // The pointer and the WAL head are read alongside the config: one round trip, not three (cold workers).
+    const log = this.stores.log;
+    const reads = { pointer: log.getPointer(name), lastSeq: log.lastSeq(name) };
+    for (const read of Object.values(reads)) read.catch(() => undefined);
+    const json = await log.getCollectionConfig(name);
     if (json === null) throw new HyperspaceError('not_found', `collection not found: name=${name}`);
     const config = JSON.parse(json) as CollectionConfig;
-    const collection = await Collection.open(name, config, this.stores, this.tailLimits);
+    const collection = await Collection.open(name, config, this.stores, this.tailLimits, reads);
     if (!this.leases) {
       this.collections.set(name, collection);
       return collection;

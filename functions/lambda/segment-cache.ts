@@ -35,6 +35,8 @@ export interface SegmentCacheStats {
   hits: number;
   downloads: number;
   evictions: number;
+  /** Ranged reads of segments not cached yet, passed to the store (partial opens). */
+  rangedReads: number;
 }
 
 const segmentKeyPattern = /\/segments\/[^/]+\.hyp$/;
