@@ -11,8 +11,12 @@ import type { Collection, ReplicatedRecord, SyncView } from './collection.ts';
 import { limits } from './limits.ts';
 import { bucketCount, Digest, idKeyNibbles, leafHash, toHex, type DigestSummary } from './merkle.ts';
 import { sha256 } from './sha256.ts';
+import type { Segment } from './segment.ts';
+import { sourceSeqsOf, type SourceSeqs } from './sync-source-seqs.ts';
 import { tombstoneHorizonOf } from './sync-tombstones.ts';
-import { validateIds, type Metadata } from './validate.ts';
+import type { TailEntry } from './tail.ts';
+import type { HyperspaceDB } from './database.ts';
+import { validateIds, type CollectionConfig, type Metadata } from './validate.ts';
 
 const MAGIC = 0x4e595348; // "HSYN"
 const FRAME_VERSION = 1;
@@ -230,25 +234,115 @@ function bucketTree(digest: Digest, bucket: number): BucketTree {
   return tree;
 }
 
-// ------------------------------------------------------------ leader side
+// ------------------------------------------------------------ serving side
 
-function leaderView(collection: Collection): SyncView {
-  const view = collection.syncView();
-  if (view.sourceSeq !== null) {
-    throw new HyperspaceError('conflict', `collection=${collection.name} is a replica: sync from its leader (a replica does not serve changes)`);
-  }
-  return view;
+/**
+ * What a sync answer is computed from: one synchronous view of a collection,
+ * in the seqs it serves — a leader's own, or, on a replica, its leader's
+ * (a follower chain: docs/format/merkle.md "Follower chains").
+ */
+interface Served {
+  name: string;
+  view: SyncView;
+  /** The consistency point: the leader seq the state reflects. */
+  seq: number;
+  /** Every delete with a higher seq is known (served as a tombstone). */
+  horizon: number;
+  /** On a replica: the leader seqs it knows. */
+  seqs: SourceSeqs | null;
 }
 
-/** The live record of `id` in the view, or null. */
-function lookup(view: SyncView, id: string): ReplicatedRecord | null {
-  const t = view.tail.get(id);
-  if (t) return t.deleted ? null : { id, seq: t.seq, vector: t.vector!, metadata: t.metadata! };
-  for (const s of view.segments) {
-    const pos = s.segment.positionOf(id);
-    if (pos >= 0 && !s.dead.has(pos)) return { id, seq: s.segment.seq(pos), vector: s.segment.vector(pos), metadata: s.segment.metadataAt(pos) };
+function served(collection: Collection): Served {
+  const view = collection.syncView();
+  if (view.sourceSeq === null) return { name: collection.name, view, seq: view.appliedSeq, horizon: tombstoneHorizonOf(view.manifest), seqs: null };
+  const seqs = sourceSeqsOf(collection);
+  return { name: collection.name, view, seq: view.sourceSeq, horizon: seqs.horizon, seqs };
+}
+
+function unknownSeq(s: Served, what: string): HyperspaceError {
+  return new HyperspaceError('unavailable', `collection=${s.name} is a replica that does not know the leader seq of ${what} yet ` +
+    '(records folded before it restarted are learned again from its upstream on its next sync); retry');
+}
+
+/** One segment's live-or-dead positions sorted by the seq each is served with; positions whose seq is not known are apart. */
+interface SeqOrder {
+  seqs: Float64Array;
+  order: Uint32Array;
+  unknown: Uint32Array;
+}
+
+function sortSeqs(seqs: Float64Array): SeqOrder {
+  const known: number[] = [], unknown: number[] = [];
+  for (let pos = 0; pos < seqs.length; pos++) (Number.isNaN(seqs[pos]) ? unknown : known).push(pos);
+  const order = Uint32Array.from(known).sort((a, b) => seqs[a] - seqs[b] || a - b);
+  return { seqs, order, unknown: Uint32Array.from(unknown) };
+}
+
+// Segments are immutable: a leader's order is computed once per segment. A
+// replica's depends on what it knows, so it is recomputed when that changes.
+const leaderOrders = new WeakMap<Segment, SeqOrder>();
+const replicaOrders = new WeakMap<Segment, { generation: number; order: SeqOrder }>();
+
+function segmentOrder(s: Served, segment: Segment): SeqOrder {
+  const seqs = s.seqs;
+  if (seqs === null) {
+    let order = leaderOrders.get(segment);
+    if (!order) leaderOrders.set(segment, (order = sortSeqs(Float64Array.from({ length: segment.count }, (_, pos) => segment.seq(pos)))));
+    return order;
+  }
+  const hit = replicaOrders.get(segment);
+  if (hit && hit.generation === seqs.generation) return hit.order;
+  const order = sortSeqs(Float64Array.from({ length: segment.count }, (_, pos) => seqs.upserts.get(segment.id(pos)) ?? Number.NaN));
+  replicaOrders.set(segment, { generation: seqs.generation, order });
+  return order;
+}
+
+/** The seq a live tail entry is served with; undefined when a replica does not know it. */
+function tailSeq(s: Served, e: TailEntry): number | undefined {
+  if (s.seqs === null) return e.seq;
+  return e.deleted ? s.seqs.deletes.get(e.id) : e.sourceSeq;
+}
+
+/** The live record of `id` as served, or null; a replica that does not know its seq answers `unavailable`. */
+function lookup(s: Served, id: string): ReplicatedRecord | null {
+  const t = s.view.tail.get(id);
+  if (t) {
+    if (t.deleted) return null;
+    const seq = tailSeq(s, t);
+    if (seq === undefined) throw unknownSeq(s, JSON.stringify(id));
+    return { id, seq, vector: t.vector!, metadata: t.metadata! };
+  }
+  for (const { segment, dead } of s.view.segments) {
+    const pos = segment.positionOf(id);
+    if (pos < 0 || dead.has(pos)) continue;
+    const seq = s.seqs === null ? segment.seq(pos) : s.seqs.upserts.get(id);
+    if (seq === undefined) throw unknownSeq(s, JSON.stringify(id));
+    return { id, seq, vector: segment.vector(pos), metadata: segment.metadataAt(pos) };
   }
   return null;
+}
+
+function isLive(view: SyncView, id: string): boolean {
+  const t = view.tail.get(id);
+  if (t) return !t.deleted;
+  return view.segments.some(({ segment, dead }) => { const pos = segment.positionOf(id); return pos >= 0 && !dead.has(pos); });
+}
+
+const leaderTombstones = new WeakMap<SyncView['manifest'], { appliedSeq: number; list: [string, number][] }>();
+
+/**
+ * Deletes served as tombstones, by seq: on a leader the manifest's deletion
+ * entries no later write of the id supersedes (the tail's own deletes are
+ * served from the tail); on a replica every delete it wrote of an id not live.
+ */
+function tombstones(s: Served): [string, number][] {
+  const { view } = s;
+  if (s.seqs !== null) return [...s.seqs.deletes].filter(([id]) => !isLive(view, id)).sort((a, b) => a[1] - b[1]);
+  const hit = leaderTombstones.get(view.manifest);
+  if (hit && hit.appliedSeq === view.appliedSeq) return hit.list;
+  const list = view.manifest.deletions.filter(([id]) => !view.tail.has(id) && !isLive(view, id)).sort((a, b) => a[1] - b[1]);
+  leaderTombstones.set(view.manifest, { appliedSeq: view.appliedSeq, list });
+  return list;
 }
 
 /** The sorted (id, leaf) list of one bucket's live records: what repair compares. */
@@ -257,77 +351,109 @@ export function bucketEntries(collection: Collection, bucket: number): { id: str
   return collection.syncView().digest.bucketEntries(bucket);
 }
 
+/** A source of changes in seq order: the next seq (Infinity when none) and the change there. */
+interface ChangeCursor {
+  next(): number;
+  take(): { upsert: ReplicatedRecord } | { delete: [string, number] };
+}
+
+function segmentCursor(s: Served, entry: SyncView['segments'][number], afterSeq: number): ChangeCursor {
+  const { segment, dead } = entry;
+  const { seqs, order } = segmentOrder(s, segment);
+  let lo = 0, hi = order.length;
+  while (lo < hi) { const m = (lo + hi) >>> 1; if (seqs[order[m]] <= afterSeq) lo = m + 1; else hi = m; }
+  let at = lo;
+  return {
+    next() {
+      while (at < order.length && dead.has(order[at])) at++;
+      return at < order.length ? seqs[order[at]] : Infinity;
+    },
+    take() {
+      const pos = order[at++];
+      return { upsert: { id: segment.id(pos), seq: seqs[pos], vector: segment.vector(pos), metadata: segment.metadataAt(pos) } };
+    },
+  };
+}
+
+function listCursor<T>(items: readonly T[], seqOf: (item: T) => number, change: (item: T) => ReturnType<ChangeCursor['take']>): ChangeCursor {
+  let at = 0;
+  return { next: () => (at < items.length ? seqOf(items[at]) : Infinity), take: () => change(items[at++]) };
+}
+
 /**
  * Catch-up answer (frame type 1): every change with seq in (afterSeq,
  * throughSeq] at this instant — live records as upserts, deleted ids as
  * tombstones — whole batches, at most `limit` changes (one batch may pass it).
- * The last page (throughSeq = the leader's seq) carries the Merkle root there.
+ * The last page (throughSeq = the served seq) carries the Merkle root there.
  * A replica behind the tombstone horizon gets the `resync` flag: repair.
+ * Each source (a segment, the tail, the tombstones) is read in seq order from
+ * afterSeq, so a page costs its own size, not the collection's.
  */
 export function changesSince(collection: Collection, afterSeq: number, options: { limit?: number; bytesMax?: number } = {}): Uint8Array {
   const limit = options.limit ?? limits.syncChangesMax;
   if (!Number.isSafeInteger(afterSeq) || afterSeq < 0) throw new HyperspaceError('invalid', `afterSeq must be an integer ≥ 0, got ${afterSeq}`);
   if (!Number.isInteger(limit) || limit < 1 || limit > limits.syncChangesMax) throw new HyperspaceError('invalid', `limit must be an integer in 1..${limits.syncChangesMax}, got ${limit}`);
-  const view = leaderView(collection);
+  const s = served(collection);
+  const { view } = s;
   const dimension = collection.config.dimension;
   const w = new Writer();
   const head = (throughSeq: number, flags: number, root: Uint8Array) => {
-    w.u64(afterSeq); w.u64(throughSeq); w.u64(view.appliedSeq); w.u8(flags); w.raw(root); w.u32(dimension);
+    w.u64(afterSeq); w.u64(throughSeq); w.u64(s.seq); w.u8(flags); w.raw(root); w.u32(dimension);
   };
-  if (afterSeq > view.appliedSeq) {
-    throw new HyperspaceError('conflict', `afterSeq ${afterSeq} is ahead of the leader: collection=${collection.name} last seq ${view.appliedSeq} (a replica never moves backwards)`);
+  if (afterSeq > s.seq) {
+    throw new HyperspaceError('conflict', `afterSeq ${afterSeq} is ahead of the leader: collection=${collection.name} last seq ${s.seq} (a replica never moves backwards)`);
   }
-  if (afterSeq > 0 && afterSeq < tombstoneHorizonOf(view.manifest)) {
+  if (afterSeq > 0 && afterSeq < s.horizon) {
     head(afterSeq, FLAG_RESYNC, zeroHash);
     writeRecords(w, [], dimension);
     w.u32(0);
     return frame(frameType.changes, w.done());
   }
-  // Pass 1: the seqs of every change after afterSeq, to choose where the page ends.
-  const seqs: number[] = [];
-  for (const s of view.segments) {
-    if (s.entry.maxSeq <= afterSeq) continue;
-    for (let pos = 0; pos < s.segment.count; pos++) {
-      const seq = s.segment.seq(pos);
-      if (seq > afterSeq && !s.dead.has(pos)) seqs.push(seq);
-    }
+  const cursors: ChangeCursor[] = [];
+  for (const entry of view.segments) {
+    if (s.seqs === null && entry.entry.maxSeq <= afterSeq) continue;
+    // A replica's record folded before it restarted has a seq at most its horizon: only an empty replica needs it.
+    if (afterSeq === 0 && segmentOrder(s, entry.segment).unknown.some((pos) => !entry.dead.has(pos))) throw unknownSeq(s, 'some records');
+    cursors.push(segmentCursor(s, entry, afterSeq));
   }
-  const tombstones: [string, number][] = [];
-  for (const [id, seq] of view.manifest.deletions) {
-    // A later write of the id (tail, or a live segment record) supersedes the deletion entry.
-    if (seq <= afterSeq || view.tail.has(id) || lookup(view, id) !== null) continue;
-    tombstones.push([id, seq]);
-    seqs.push(seq);
+  const tail: { seq: number; e: TailEntry }[] = [];
+  for (const e of view.tail.values()) {
+    // On a replica the tail's deletes are served from its tombstones, which know their leader seqs.
+    if (s.seqs !== null && e.deleted) continue;
+    const seq = tailSeq(s, e);
+    if (seq === undefined) { if (afterSeq === 0) throw unknownSeq(s, JSON.stringify(e.id)); continue; }
+    if (seq > afterSeq) tail.push({ seq, e });
   }
-  for (const e of view.tail.values()) if (e.seq > afterSeq) seqs.push(e.seq);
+  tail.sort((a, b) => a.seq - b.seq);
+  cursors.push(listCursor(tail, (t) => t.seq, ({ seq, e }) => (e.deleted ? { delete: [e.id, seq] } : { upsert: { id: e.id, seq, vector: e.vector!, metadata: e.metadata! } })));
+  const deleted = tombstones(s);
+  let first = 0;
+  while (first < deleted.length && deleted[first][1] <= afterSeq) first++;
+  cursors.push(listCursor(deleted.slice(first), (d) => d[1], (d) => ({ delete: d })));
+
   const recordBytes = 4 * dimension + 64;
   const fit = Math.max(1, Math.min(limit, Math.floor((options.bytesMax ?? limits.syncChangesBytesMax) / recordBytes)));
-  let throughSeq = view.appliedSeq;
-  if (seqs.length > fit) {
-    const sorted = Float64Array.from(seqs).sort();
-    const next = sorted[fit]; // the first change that does not fit: end before its batch
-    let cut = fit - 1;
-    while (cut >= 0 && sorted[cut] === next) cut--;
-    throughSeq = cut >= 0 ? sorted[cut] : next; // one batch larger than the page is sent whole
-  }
-  // Pass 2: the changes in (afterSeq, throughSeq].
-  const upserts: ReplicatedRecord[] = [];
-  const deletes: [string, number][] = tombstones.filter(([, seq]) => seq <= throughSeq);
-  for (const s of view.segments) {
-    if (s.entry.maxSeq <= afterSeq) continue;
-    for (let pos = 0; pos < s.segment.count; pos++) {
-      const seq = s.segment.seq(pos);
-      if (seq > afterSeq && seq <= throughSeq && !s.dead.has(pos)) {
-        upserts.push({ id: s.segment.id(pos), seq, vector: s.segment.vector(pos), metadata: s.segment.metadataAt(pos) });
-      }
+  const picked: { seq: number; change: ReturnType<ChangeCursor['take']> }[] = [];
+  let throughSeq = s.seq;
+  let batchOnly: number | undefined; // set when one batch alone is larger than the page: send it whole
+  for (;;) {
+    let best: ChangeCursor | undefined, bestSeq = Infinity;
+    for (const c of cursors) { const seq = c.next(); if (seq < bestSeq) { bestSeq = seq; best = c; } }
+    if (!best) break;
+    if (batchOnly !== undefined && bestSeq !== batchOnly) { throughSeq = batchOnly; break; }
+    if (batchOnly === undefined && picked.length >= fit) {
+      // The first change that does not fit: end the page before its batch.
+      let start = picked.length;
+      while (start > 0 && picked[start - 1].seq === bestSeq) start--;
+      if (start > 0) { picked.length = start; throughSeq = picked[start - 1].seq; break; }
+      batchOnly = bestSeq;
     }
+    picked.push({ seq: bestSeq, change: best.take() });
   }
-  for (const e of view.tail.values()) {
-    if (e.seq <= afterSeq || e.seq > throughSeq) continue;
-    if (e.deleted) deletes.push([e.id, e.seq]);
-    else upserts.push({ id: e.id, seq: e.seq, vector: e.vector!, metadata: e.metadata! });
-  }
-  const done = throughSeq === view.appliedSeq;
+  const upserts: ReplicatedRecord[] = [];
+  const deletes: [string, number][] = [];
+  for (const { change } of picked) if ('upsert' in change) upserts.push(change.upsert); else deletes.push(change.delete);
+  const done = throughSeq === s.seq;
   head(throughSeq, done ? FLAG_DONE : 0, done ? fromHex(view.digest.root().root) : zeroHash);
   writeRecords(w, upserts, dimension);
   w.u32(deletes.length);
@@ -360,10 +486,11 @@ export function pull(collection: Collection, request: PullRequest): Uint8Array {
   if (hashBytes !== 8 && hashBytes !== 32) throw new HyperspaceError('invalid', `hashBytes must be 8 or 32, got ${hashBytes}`);
   if (expand.length + nodes.length > limits.syncNodesMax) throw new HyperspaceError('too_large', `pull names ${expand.length + nodes.length} nodes > ${limits.syncNodesMax}`);
   if (ids.length > limits.syncIdsMax) throw new HyperspaceError('too_large', `pull names ${ids.length} ids > ${limits.syncIdsMax}`);
-  const view = leaderView(collection);
+  const s = served(collection);
+  const { view } = s;
   const dimension = collection.config.dimension;
   const w = new Writer();
-  w.u64(view.appliedSeq); w.u8(hashBytes); w.u32(dimension);
+  w.u64(s.seq); w.u8(hashBytes); w.u32(dimension);
   w.u32(expand.length);
   for (const node of expand) {
     writeNode(w, node);
@@ -394,13 +521,13 @@ export function pull(collection: Collection, request: PullRequest): Uint8Array {
       continue;
     }
     for (const i of tree.members(lo, hi)) {
-      const record = lookup(view, tree.ids[i]);
+      const record = lookup(s, tree.ids[i]);
       if (record) { records.push(record); bytes += 4 * dimension + 64; }
     }
   }
   for (const id of ids) {
     if (records.length > 0 && !fits(1)) { deferredIds.push(id); continue; }
-    const record = lookup(view, id);
+    const record = lookup(s, id);
     if (record) { records.push(record); bytes += 4 * dimension + 64; } else missing.push(id);
   }
   writeRecords(w, records, dimension);
@@ -478,6 +605,23 @@ export function decodePull(bytes: Uint8Array): Pulled {
   return { leaderSeq, hashBytes, expanded, records, missing, deferredIds, deferredNodes };
 }
 
+/**
+ * One repair answer from its frames: one over HTTP; over gRPC a stream whose
+ * later frames carry the ids that did not fit the earlier ones (the last
+ * frame's deferred ids are what is still left).
+ */
+export function decodePulls(frames: Uint8Array | readonly Uint8Array[]): Pulled {
+  const list = frames instanceof Uint8Array ? [frames] : frames;
+  if (list.length === 0) throw dataError('sync pull: the answer holds no frame');
+  const parts = list.map(decodePull);
+  const last = parts[parts.length - 1];
+  return {
+    leaderSeq: parts[0].leaderSeq, hashBytes: parts[0].hashBytes,
+    expanded: parts.flatMap((p) => p.expanded), records: parts.flatMap((p) => p.records), missing: parts.flatMap((p) => p.missing),
+    deferredIds: last.deferredIds, deferredNodes: parts.flatMap((p) => p.deferredNodes),
+  };
+}
+
 // ------------------------------------------------------------ replica side
 
 export interface DigestAnswer extends DigestSummary {
@@ -488,7 +632,8 @@ export interface DigestAnswer extends DigestSummary {
 export interface SyncSource {
   digest(): Promise<DigestAnswer>;
   changes(afterSeq: number, limit?: number): Promise<Uint8Array>;
-  pull(request: PullRequest): Promise<Uint8Array>;
+  /** One frame (HTTP), or the frames of a stream (gRPC PullBuckets). */
+  pull(request: PullRequest): Promise<Uint8Array | readonly Uint8Array[]>;
 }
 
 /** An in-process source over a leader collection (tests, benchmarks): the same bytes a transport moves. */
@@ -547,25 +692,34 @@ function checkRecord(replica: Collection, r: ReplicatedRecord): void {
 }
 
 /**
- * Writes records and deletes through the replica's WAL in batches; only the
- * last batch moves the replica to `sourceSeq` (a crash before it repeats the page).
+ * Writes records and deletes (with the leader seq each is known by) through
+ * the replica's WAL in batches; only the last batch moves the replica to
+ * `sourceSeq` (a crash before it repeats the page). The leader seqs written
+ * are kept (engine/sync-source-seqs.ts) so that this replica can serve others.
  */
-async function writeReplicated(replica: Collection, upserts: readonly ReplicatedRecord[], deletes: readonly string[], sourceSeq: number): Promise<void> {
+async function writeReplicated(replica: Collection, upserts: readonly ReplicatedRecord[], deletes: readonly { id: string; seq: number }[], sourceSeq: number): Promise<void> {
   for (const r of upserts) checkRecord(replica, r);
+  const seqs = sourceSeqsOf(replica);
   const at = replicaSeq(replica);
   const batch = limits.batchPointsMax;
   const total = Math.max(1, Math.ceil((upserts.length + deletes.length) / batch));
   for (let i = 0; i < total; i++) {
     const u = upserts.slice(i * batch, (i + 1) * batch);
     const d = deletes.slice(Math.max(0, i * batch - upserts.length), Math.max(0, (i + 1) * batch - upserts.length));
-    const commit = () => replica.commitReplicated(u, d, i === total - 1 ? sourceSeq : at);
+    const commit = () => replica.commitReplicated(u, d.map((x) => x.id), i === total - 1 ? sourceSeq : at);
     try {
-      await commit();
+      try {
+        await commit();
+      } catch (e) {
+        if (!(e instanceof HyperspaceError) || e.kind !== 'overloaded') throw e;
+        await replica.flush(); // the tail is full: fold it (a follower's indexer may be off) and retry once
+        await commit();
+      }
     } catch (e) {
-      if (!(e instanceof HyperspaceError) || e.kind !== 'overloaded') throw e;
-      await replica.flush(); // the tail is full: fold it (a follower's indexer may be off) and retry once
-      await commit();
+      seqs.unsure([...u.map((r) => r.id), ...d.map((x) => x.id)]);
+      throw e;
     }
+    seqs.wrote(u, d);
   }
 }
 
@@ -576,7 +730,7 @@ export async function applyChanges(replica: Collection, changes: Changes): Promi
   if (changes.leaderSeq < at) throw new HyperspaceError('conflict', `leader is at seq ${changes.leaderSeq}, behind this replica (${at}): collection=${replica.name} refuses to move backwards`);
   if (changes.afterSeq > at) throw new HyperspaceError('conflict', `page starts after seq ${changes.afterSeq}, replica is at ${at}: collection=${replica.name} (a gap)`);
   if (changes.throughSeq < at || (changes.throughSeq === at && changes.upserts.length + changes.deletes.length === 0 && replica.syncView().sourceSeq !== null)) return false;
-  await writeReplicated(replica, changes.upserts, changes.deletes.map((d) => d.id), changes.throughSeq);
+  await writeReplicated(replica, changes.upserts, changes.deletes, changes.throughSeq);
   return true;
 }
 
@@ -597,10 +751,20 @@ export async function catchUp(replica: Collection, source: SyncSource, report: S
   }
 }
 
+/** The first `max` keys of a map, without copying the rest. */
+function firstKeys<K>(map: ReadonlyMap<K, unknown>, max: number): K[] {
+  const out: K[] = [];
+  for (const key of map.keys()) { if (out.length >= max) break; out.push(key); }
+  return out;
+}
+
 /**
  * Repair of unknown divergence: narrow differing buckets to differing entries
  * (16-way nodes over SHA-256(id)), pull only those records, delete what the
  * leader lacks, then catch up from the digest's seq and compare roots.
+ * Nodes are compared with the replica's state before the repair (its bucket
+ * trees, taken once): the repair's own writes do not change what it compares
+ * with, and a large divergence does not rebuild the trees after every batch.
  */
 export async function repair(replica: Collection, source: SyncSource, report: SyncReport, hashBytes = 8): Promise<'converged' | 'diverged' | 'resync'> {
   const leader = await source.digest();
@@ -610,22 +774,25 @@ export async function repair(replica: Collection, source: SyncSource, report: Sy
   const stats: RepairReport = { bucketsDiffering: 0, nodesExpanded: 0, recordsPulled: 0, recordsDeleted: 0, recordsRejected: 0 };
   report.mode = 'repair';
   report.repair = stats;
-  const local = () => replica.syncView().digest;
+  const local = replica.syncView().digest;
+  const trees = new Map<number, BucketTree>();
   const toExpand: NodePath[] = [];
   const toFetchNodes: NodePath[] = [];
   const toFetchIds = new Map<string, Uint8Array>();
   const toDelete = new Set<string>();
   const attempts = new Map<string, number>();
   const localIds = (node: NodePath) => {
-    const tree = bucketTree(local(), node.bucket);
+    const tree = trees.get(node.bucket)!;
     const [lo, hi] = tree.range(node.path);
     return tree.members(lo, hi).map((i) => ({ id: tree.ids[i], leaf: tree.leaves[i] }));
   };
   for (let b = 0; b < bucketCount; b++) {
-    if (toHex(local().bucketHash(b)) === leader.buckets[b]) continue;
+    if (toHex(local.bucketHash(b)) === leader.buckets[b]) continue;
     stats.bucketsDiffering++;
+    const tree = bucketTree(local, b);
+    trees.set(b, tree);
     const node = { bucket: b, path: [] };
-    if (local().bucketEntries(b).length === 0) toFetchNodes.push(node);
+    if (tree.ids.length === 0) toFetchNodes.push(node);
     else toExpand.push(node);
   }
   const upserts: ReplicatedRecord[] = [];
@@ -638,9 +805,10 @@ export async function repair(replica: Collection, source: SyncSource, report: Sy
     if (round > limits.syncRepairRoundsMax) throw new HyperspaceError('unavailable', `sync: repair of collection=${replica.name} made no progress in ${round} requests; retry`);
     if (toExpand.length > 0) {
       const chunk = toExpand.splice(0, limits.syncNodesMax);
-      const answer = decodePull(await source.pull({ expand: chunk.map(nodeToHex), hashBytes }));
+      const answer = decodePulls(await source.pull({ expand: chunk.map(nodeToHex), hashBytes }));
       stats.nodesExpanded += answer.expanded.length;
       for (const a of answer.expanded) {
+        if (!trees.has(a.node.bucket)) throw dataError(`sync pull: node ${nodeToHex(a.node)} was not asked for`);
         if (a.kind === 'entries') {
           const mine = new Map(localIds(a.node).map((e) => [e.id, e.leaf]));
           for (const e of a.entries) {
@@ -651,8 +819,7 @@ export async function repair(replica: Collection, source: SyncSource, report: Sy
           for (const id of mine.keys()) toDelete.add(id);
           continue;
         }
-        const tree = bucketTree(local(), a.node.bucket);
-        const mine = tree.children(a.node.path);
+        const mine = trees.get(a.node.bucket)!.children(a.node.path);
         a.children.forEach((theirs, nib) => {
           const child = { bucket: a.node.bucket, path: [...a.node.path, nib] };
           if (theirs.count === mine[nib].count && equalBytes(theirs.hash, mine[nib].hash.subarray(0, hashBytes))) return;
@@ -664,8 +831,8 @@ export async function repair(replica: Collection, source: SyncSource, report: Sy
       continue;
     }
     const nodes = toFetchNodes.splice(0, limits.syncNodesMax);
-    const ids = [...toFetchIds.keys()].slice(0, limits.syncIdsMax);
-    const answer = decodePull(await source.pull({ nodes: nodes.map(nodeToHex), ids, hashBytes }));
+    const ids = firstKeys(toFetchIds, limits.syncIdsMax);
+    const answer = decodePulls(await source.pull({ nodes: nodes.map(nodeToHex), ids, hashBytes }));
     const asked = new Set(ids);
     for (const r of answer.records) {
       const expected = toFetchIds.get(r.id);
@@ -690,7 +857,8 @@ export async function repair(replica: Collection, source: SyncSource, report: Sy
     // Asked ids neither answered, missing nor deferred stay queued (a rejected record).
   }
   await flushUpserts();
-  const deletes = [...toDelete];
+  // The leader lacked these at its digest's seq: that is the seq they are known deleted by.
+  const deletes = [...toDelete].map((id) => ({ id, seq: point }));
   stats.recordsDeleted = deletes.length;
   if (deletes.length > 0) await writeReplicated(replica, [], deletes, at);
   await writeReplicated(replica, [], [], Math.max(point, at));
@@ -711,6 +879,66 @@ export async function syncReplica(replica: Collection, source: SyncSource): Prom
     outcome = await repair(replica, source, report, attempt === 0 ? 8 : 32);
   }
   return report;
+}
+
+/**
+ * For a replica that serves others (a follower in a chain): learns the
+ * leader seqs of live records it does not know them of — those folded before
+ * this process began — from its upstream, each checked against the record's
+ * leaf here (a record the upstream has changed since is rewritten by the next
+ * sync instead). Returns how many are still unknown.
+ */
+export async function learnSourceSeqs(replica: Collection, source: SyncSource): Promise<number> {
+  const seqs = sourceSeqsOf(replica);
+  if (seqs.complete) return 0;
+  const unknown = (): string[] => {
+    const ids: string[] = [];
+    for (const { segment, dead } of replica.syncView().segments)
+      for (let pos = 0; pos < segment.count; pos++) if (!dead.has(pos) && !seqs.upserts.has(segment.id(pos))) ids.push(segment.id(pos));
+    return ids;
+  };
+  const queue = unknown();
+  for (let round = 0; queue.length > 0; round++) {
+    if (round > limits.syncRepairRoundsMax) break;
+    const answer = decodePulls(await source.pull({ ids: queue.splice(0, limits.syncIdsMax) }));
+    const digest = replica.syncView().digest;
+    for (const r of answer.records) {
+      const leaf = digest.get(r.id);
+      if (leaf && equalBytes(leaf, leafHash(r.id, r.seq, r.vector, r.metadata))) seqs.learned(r.id, r.seq);
+    }
+    queue.push(...answer.deferredIds);
+  }
+  const left = unknown().length;
+  seqs.complete = left === 0;
+  return left;
+}
+
+function sameConfig(local: Collection, config: CollectionConfig): boolean {
+  const c = local.config;
+  return c.dimension === config.dimension && c.metric === config.metric && c.quantization === config.quantization
+    && c.hnsw.M === config.hnsw.M && c.hnsw.efConstruction === config.hnsw.efConstruction;
+}
+
+/**
+ * The replica of a leader's collection `name` in `db`, with the leader's
+ * config: created when missing, recreated when its config differs and it is
+ * a replica. A collection with local writes is never touched.
+ */
+export async function replicaCollection(db: HyperspaceDB, name: string, config: CollectionConfig): Promise<Collection> {
+  let local: Collection | undefined;
+  try {
+    local = db.collection(name);
+  } catch (e) {
+    if (!(e instanceof HyperspaceError) || e.kind !== 'not_found') throw e;
+  }
+  if (local && sameConfig(local, config)) return local;
+  if (local) {
+    if (!local.describe().replica && local.describe().lastSeq > 0) {
+      throw new HyperspaceError('conflict', `collection=${name} exists here with local writes and another config than the leader's; drop it to follow`);
+    }
+    await db.dropCollection(name);
+  }
+  return db.createCollection(name, config);
 }
 
 function equalBytes(a: Uint8Array, b: Uint8Array): boolean {

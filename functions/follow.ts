@@ -4,8 +4,8 @@
 // leader's collections (names and configs), keeps them converged with a poll
 // loop that backs off on failure, never moves to an older state, and reports
 // its lag. Its writes are refused by the handler layer (functions/follow-state.ts).
-import { HyperspaceError, type Collection, type CollectionConfigInput, type HyperspaceDB } from '../engine/index.ts';
-import { syncReplica, type DigestAnswer, type PullRequest, type SyncReport, type SyncSource } from '../engine/sync.ts';
+import { HyperspaceError, type Collection, type HyperspaceDB } from '../engine/index.ts';
+import { learnSourceSeqs, replicaCollection, syncReplica, type DigestAnswer, type PullRequest, type SyncReport, type SyncSource } from '../engine/sync.ts';
 import { stringOption, UsageError, type CommandSpec } from './cli/args.ts';
 import { withDatabase, type Command } from './cli/commands.ts';
 import { setLeader } from './follow-state.ts';
@@ -94,36 +94,8 @@ export class LeaderClient {
 }
 
 /** The engine config of a leader's collection, as its describe gives it. */
-function configOf(info: CollectionInfo): CollectionConfigInput {
-  return { dimension: info.dimension, metric: info.metric, quantization: info.quantization, hnsw: { M: info.hnsw.m, efConstruction: info.hnsw.efConstruction } };
-}
-
-function sameConfig(local: Collection, info: CollectionInfo): boolean {
-  const c = local.config;
-  return c.dimension === info.dimension && c.metric === info.metric && c.quantization === info.quantization
-    && c.hnsw.M === info.hnsw.m && c.hnsw.efConstruction === info.hnsw.efConstruction;
-}
-
-/**
- * Makes `db` hold a replica of the leader's collection `info.name` with the
- * same config: created when missing, recreated when the config differs and it
- * is a replica. A collection with local writes is never touched.
- */
-async function replicaFor(db: HyperspaceDB, info: CollectionInfo): Promise<Collection> {
-  let local: Collection | undefined;
-  try {
-    local = db.collection(info.name);
-  } catch (e) {
-    if (!(e instanceof HyperspaceError) || e.kind !== 'not_found') throw e;
-  }
-  if (local && sameConfig(local, info)) return local;
-  if (local) {
-    if (!local.describe().replica && local.describe().lastSeq > 0) {
-      throw new HyperspaceError('conflict', `collection=${info.name} exists here with local writes and another config than the leader's; drop it to follow`);
-    }
-    await db.dropCollection(info.name);
-  }
-  return db.createCollection(info.name, configOf(info));
+function replicaFor(db: HyperspaceDB, info: CollectionInfo): Promise<Collection> {
+  return replicaCollection(db, info.name, { dimension: info.dimension, metric: info.metric, quantization: info.quantization, hnsw: { M: info.hnsw.m, efConstruction: info.hnsw.efConstruction } });
 }
 
 /** One-shot pull of one collection; the report says how it converged. */
@@ -205,7 +177,9 @@ export class Follower {
     let ok = true;
     for (const info of leaderCollections) {
       if (this.stopped) break;
-      const lag = this.lag.get(info.name) ?? { leaderSeq: info.lastSeq, convergedAtMs: 0, lastError: null, bytesMoved: 0 };
+      // An upstream that is itself a follower (a chain) reports the leader's seqs: what it reflects and what it last saw.
+      const upstreamSeq = info.replica ? Math.max(info.replica.sourceSeq, info.replica.leaderSeq ?? 0) : info.lastSeq;
+      const lag = this.lag.get(info.name) ?? { leaderSeq: upstreamSeq, convergedAtMs: 0, lastError: null, bytesMoved: 0 };
       this.lag.set(info.name, lag);
       try {
         const replica = await replicaFor(this.db, info);
@@ -213,9 +187,15 @@ export class Follower {
           leader: this.client.url, leaderSeq: lag.leaderSeq, lastError: lag.lastError, bytesMoved: lag.bytesMoved,
           lagSeconds: lag.convergedAtMs === 0 ? -1 : Math.max(0, (Date.now() - lag.convergedAtMs) / 1000),
         });
-        lag.leaderSeq = Math.max(lag.leaderSeq, info.lastSeq);
+        lag.leaderSeq = Math.max(lag.leaderSeq, upstreamSeq);
         const bytesBefore = this.client.bytes.sent + this.client.bytes.received;
-        const report = await syncReplica(replica, this.client.source(info.name)).finally(() => {
+        const source = this.client.source(info.name);
+        const report = await syncReplica(replica, source).then(async (r) => {
+          // A follower serves sync in turn (a chain): after a restart it learns the leader seqs of what it had folded.
+          const unknown = await learnSourceSeqs(replica, source);
+          if (unknown > 0) this.options.log?.(`follow: collection=${info.name}: the leader seqs of ${unknown} records are still unknown; it cannot serve them to other followers yet`);
+          return r;
+        }).finally(() => {
           lag.bytesMoved += this.client.bytes.sent + this.client.bytes.received - bytesBefore;
         });
         lag.leaderSeq = Math.max(lag.leaderSeq, report.sourceSeq);

@@ -6,7 +6,8 @@ import { HyperspaceDB, type Collection } from '../../engine/index.ts';
 import { crc32c as crc } from '../../native/index.ts';
 import { retainTombstones } from '../../engine/sync-tombstones.ts';
 import type { ReplicatedRecord } from '../../engine/collection.ts';
-import { changesSince, decodeChanges, localSource, pull, syncReplica, type SyncSource } from '../../engine/sync.ts';
+import { changesSince, decodeChanges, decodePulls, learnSourceSeqs, localSource, pull, repair, syncReplica, type SyncReport, type SyncSource } from '../../engine/sync.ts';
+import { bucketOf } from '../../engine/merkle.ts';
 import { rng } from '../helpers/random.ts';
 import { expectError, temporaryDirectory, vectorOf } from './engine-helpers.ts';
 
@@ -213,6 +214,96 @@ describe('repair', () => {
     const bytes = changesSince(leader, 0);
     bytes[bytes.length - 3] ^= 0xff;
     await expectError(() => decodeChanges(bytes), 'data', 'sync changes: checksum mismatch (corrupted in transit)');
+  });
+});
+
+describe('a replica serves sync in the leader\'s seqs (follower chains)', () => {
+  async function chain(): Promise<{ leader: Collection; middle: Collection; middleDb: HyperspaceDB; middleDir: string; last: () => Promise<Collection> }> {
+    const { leader, replica: middle, replicaDb: middleDb, replicaDir: middleDir } = await pair();
+    const last = async () => {
+      const db = await HyperspaceDB.open(await temporaryDirectory(), { indexer: false });
+      opened.push(db);
+      return db.createCollection('docs', { dimension, metric: 'l2', hnsw: { M: 8, efConstruction: 32 } });
+    };
+    return { leader, middle, middleDb, middleDir, last };
+  }
+
+  it('leader → replica → replica: equal roots at the same leader seq, through folds, deletes and repairs', async () => {
+    const { leader, middle, last } = await chain();
+    const end = await last();
+    await leader.upsert(points(0, 100));
+    await leader.delete(['p3']);
+    await syncReplica(middle, localSource(leader));
+    await middle.flush(); // the middle serves folded records: their leader seqs are not in its segments
+    expect(await syncReplica(end, localSource(middle))).toMatchObject({ mode: 'catch-up', upserts: 99, sourceSeq: 2 });
+    await expectConverged(leader, end);
+
+    await leader.upsert(points(0, 10, 1));
+    await leader.delete(['p20', 'p21']);
+    await leader.flush();
+    await leader.upsert([point(20, 2)]); // deleted, then written again
+    await syncReplica(middle, localSource(leader));
+    await middle.flush();
+    expect(await syncReplica(end, localSource(middle))).toMatchObject({ mode: 'catch-up', upserts: 11, deletes: 1, sourceSeq: 5 });
+    await expectConverged(leader, end);
+    expect(await end.get('p21')).toBeNull();
+    expect(decodeChanges(changesSince(middle, 2)).leaderSeq).toBe(5); // the middle answers in the leader's seqs
+
+    // The last replica diverges (a record dropped, one it should not have): a repair against the middle.
+    await end.commitReplicated([{ id: 'intruder', seq: 1, vector: vectorOf('x', dimension), metadata: {} }], ['p50'], 5);
+    await leader.upsert([point(60, 3)]);
+    await syncReplica(middle, localSource(leader));
+    const repaired = await syncReplica(end, localSource(middle));
+    expect(repaired.repair).toMatchObject({ recordsDeleted: 1 });
+    await expectConverged(leader, end);
+    expect(await end.get('intruder')).toBeNull();
+  });
+
+  it('a replica behind the middle\'s horizon (tracking began after it) repairs instead of catching up', async () => {
+    const { leader, middle, middleDb, middleDir, last } = await chain();
+    await leader.upsert(points(0, 50));
+    await syncReplica(middle, localSource(leader));
+    const end = await last();
+    await syncReplica(end, localSource(middle)); // at leader seq 1
+    await leader.delete(['p1']);
+    await syncReplica(middle, localSource(leader));
+    await middle.flush();
+    await middleDb.close();
+    opened.splice(opened.indexOf(middleDb), 1);
+    const reopenedDb = await HyperspaceDB.open(middleDir, { indexer: false });
+    opened.push(reopenedDb);
+    const reopened = reopenedDb.collection('docs');
+    await leader.delete(['p2']);
+    await syncReplica(reopened, localSource(leader));
+    // The delete of p1 (seq 2) was written before the restart: a replica behind that point is told to repair.
+    expect(decodeChanges(changesSince(reopened, 1)).resync).toBe(true);
+    expect(decodeChanges(changesSince(reopened, 2)).deletes).toEqual([{ id: 'p2', seq: 3 }]);
+    // Records folded before the restart: their leader seqs are learned from the upstream before they are served.
+    const message = 'collection=docs is a replica that does not know the leader seq of "p0" yet (records folded before it restarted are learned again from its upstream on its next sync); retry';
+    await expectError(() => pull(reopened, { ids: ['p0'] }), 'unavailable', message);
+    await expectError(() => changesSince(reopened, 0), 'unavailable', message.replace('"p0"', 'some records'));
+    const upstream = localSource(leader);
+    expect(await learnSourceSeqs(reopened, upstream)).toBe(0);
+    expect(upstream.counter.bytes).toBeGreaterThan(48 * dimension * 4); // the records themselves: a restart costs a copy
+    expect(await learnSourceSeqs(reopened, upstream)).toBe(0); // known now: nothing moves
+    const report = await syncReplica(end, localSource(reopened));
+    expect(report.mode).toBe('repair');
+    await expectConverged(leader, end);
+    const fresh = await last();
+    await syncReplica(fresh, localSource(reopened));
+    await expectConverged(leader, fresh);
+  });
+
+  it('refuses a malformed repair answer', async () => {
+    const { leader, replica } = await pair();
+    await leader.upsert(points(0, 20));
+    await syncReplica(replica, localSource(leader));
+    await replica.commitReplicated([{ id: 'intruder', seq: 1, vector: vectorOf('x', dimension), metadata: {} }], [], replica.syncView().sourceSeq!);
+    const other = ((bucketOf('intruder') + 1) % 256).toString(16).padStart(2, '0');
+    const stray: SyncSource = { ...localSource(leader), pull: async () => pull(leader, { expand: [other] }) };
+    const report: SyncReport = { mode: 'repair', sourceSeq: 0, root: '', upserts: 0, deletes: 0, pages: 0 };
+    await expectError(() => repair(replica, stray, report), 'data', `sync pull: node ${other} was not asked for`);
+    await expectError(() => decodePulls([]), 'data', 'sync pull: the answer holds no frame');
   });
 });
 

@@ -142,6 +142,58 @@ describe('hyperspace serve --follow', () => {
   });
 });
 
+describe('follower chains: leader → follower → follower', () => {
+  it('both followers converge to the leader\'s root at the same leader seq; deletes are not resurrected', async () => {
+    const leader = await serve();
+    await createDocs(leader.base);
+    await ok(leader.base, 'POST', '/v1/collections/docs/upsert', { points: points(0, 200) });
+    const middle = await serve({ follow: leader.base });
+    const last = await serve({ follow: middle.base });
+    expect((await converged(leader.base, middle.base)).consistency.walSeq).toBe(1);
+    expect((await converged(leader.base, last.base)).consistency.walSeq).toBe(1);
+
+    await ok(leader.base, 'POST', '/v1/collections/docs/flush');
+    await ok(leader.base, 'POST', '/v1/collections/docs/upsert', { points: points(0, 20, 1) });
+    await ok(leader.base, 'POST', '/v1/collections/docs/delete', { ids: ['doc-30', 'doc-31'] });
+    await ok(middle.base, 'POST', '/v1/collections/docs/flush'); // the middle folds what it serves
+    await ok(leader.base, 'POST', '/v1/collections/docs/upsert', { points: points(200, 230) });
+    await ok(leader.base, 'POST', '/v1/collections/docs/compact');
+    await ok(leader.base, 'POST', '/v1/collections/docs/delete', { ids: ['doc-201'] });
+    await ok(leader.base, 'POST', '/v1/collections/docs/upsert', { points: [point(30, 2)] }); // deleted, then written again
+    const atLeader = await converged(leader.base, middle.base);
+    const atLast = await converged(leader.base, last.base);
+    expect(atLast).toEqual(atLeader);
+    expect(atLast.consistency.walSeq).toBe(6);
+
+    for (const id of ['doc-31', 'doc-201']) expect((await call(last.base, 'GET', `/v1/collections/docs/points/${id}`)).status).toBe(404);
+    expect((await ok(last.base, 'GET', '/v1/collections/docs/points/doc-30')).metadata).toEqual({ i: 30, version: 2 });
+    expect((await ok(last.base, 'POST', '/v1/collections/docs/count', {})).count).toBe(200 - 1 + 30 - 1);
+    const described = (await ok(last.base, 'GET', '/v1/collections/docs')).collection;
+    expect(described.replica).toMatchObject({ sourceSeq: 6, leader: middle.base, leaderSeq: 6, lagSeqs: 0, lastError: null });
+    const refused = await call(last.base, 'POST', '/v1/collections/docs/upsert', { points: [point(1)] });
+    expect(refused.status).toBe(409);
+    expect(refused.json.error.message).toContain(`read-only follower of ${middle.base}`);
+  });
+
+  it('a follower that restarted learns the leader seqs of what it had folded, then serves a new follower', async () => {
+    const leader = await serve();
+    await createDocs(leader.base);
+    await ok(leader.base, 'POST', '/v1/collections/docs/upsert', { points: points(0, 100) });
+    await ok(leader.base, 'POST', '/v1/collections/docs/delete', { ids: ['doc-7'] });
+    const middleDir = await scratch();
+    let middle = await serve({ data: middleDir, follow: leader.base });
+    await converged(leader.base, middle.base);
+    await ok(middle.base, 'POST', '/v1/collections/docs/flush');
+    await middle.running.close();
+    middle = await serve({ data: middleDir, follow: leader.base });
+    await ok(leader.base, 'POST', '/v1/collections/docs/upsert', { points: points(100, 110) });
+    const last = await serve({ follow: middle.base });
+    const atLeader = await converged(leader.base, middle.base);
+    expect(await converged(leader.base, last.base)).toEqual(atLeader);
+    expect((await call(last.base, 'GET', '/v1/collections/docs/points/doc-7')).status).toBe(404);
+  });
+});
+
 describe('hyperspace sync', () => {
   it('moves only the changes: a 1% change moves at most 3% of a full copy', async () => {
     const leader = await serve();
