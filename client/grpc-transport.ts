@@ -1,9 +1,9 @@
 // The SDK over gRPC (@grpc/grpc-js, one HTTP/2 channel shared by the services),
 // speaking proto/hyperspace/v1 loaded at run time.
 import * as grpc from '@grpc/grpc-js';
-import { enumFromWire, enumToWire, errorKindTrailer, fromStruct, serviceDefinition, toStruct, type ServiceName, type WireStruct } from '../proto/index.ts';
+import { bytesToHex, enumFromWire, enumToWire, errorKindTrailer, fromStruct, serviceDefinition, toStruct, type ServiceName, type WireStruct } from '../proto/index.ts';
 import { HyperspaceClientError, kindOfGrpcStatus } from './errors.ts';
-import type { CollectionInfo, Metadata, Operations, OperationName, Point, SearchQuery, SearchResult, Transport, TransportCall, Vector } from './types.ts';
+import type { CollectionInfo, Metadata, Operations, OperationName, Point, SearchQuery, SearchResult, SyncBytes, Transport, TransportCall, Vector } from './types.ts';
 
 export interface GrpcTransportOptions {
   apiKey?: string;
@@ -19,7 +19,10 @@ interface Route {
   service: ServiceName;
   method: string;
   encode: (request: any) => Wire;
-  decode: (response: Wire) => unknown;
+  /** `bytes`: the messages as serialized, both ways (sync calls report it). */
+  decode?: (response: Wire, bytes: SyncBytes) => unknown;
+  /** A server-streaming RPC (instead of `decode`): gets every message. */
+  decodeStream?: (responses: Wire[], bytes: SyncBytes) => unknown;
 }
 
 // A fresh Float32Array: a native copy (Array.from walks the iterator), sent as one block by proto/vector-codec.ts.
@@ -116,12 +119,39 @@ const routes: { [O in OperationName]: Route } = {
   },
   flush: { service: 'AdminService', method: 'Flush', encode: (r) => r, decode: (r) => collectionInfo(r.collection) },
   health: { service: 'AdminService', method: 'Health', encode: () => ({}), decode: (r) => ({ serving: r.serving ?? false, collections: r.collections ?? 0 }) },
+  getDigest: {
+    service: 'SyncService', method: 'GetDigest', encode: (r) => r,
+    decode: (r, bytes) => ({
+      root: bytesToHex(r.root ?? new Uint8Array()), buckets: (r.buckets ?? []).map(bytesToHex),
+      consistency: { manifestVersion: r.consistency?.manifestVersion ?? 0, walSeq: r.consistency?.walSeq ?? 0 }, bytes,
+    }),
+  },
+  pullChanges: {
+    service: 'SyncService', method: 'PullChanges',
+    encode: (r: Operations['pullChanges'][0]) => ({ collection: r.collection, afterSeq: r.afterSeq, limit: uint32(r.limit, 'limit') }),
+    decode: (r, bytes) => ({ frame: frameOf(r), bytes }),
+  },
+  pullBuckets: {
+    service: 'SyncService', method: 'PullBuckets',
+    encode: (r: Operations['pullBuckets'][0]) => ({
+      collection: r.collection, expand: r.expand && [...r.expand], nodes: r.nodes && [...r.nodes], ids: r.ids && [...r.ids], hashBytes: uint32(r.hashBytes, 'hashBytes'),
+    }),
+    decodeStream: (responses, bytes) => ({ frames: responses.map(frameOf), bytes }),
+  },
 };
 
+function frameOf(r: Wire): Uint8Array {
+  const frame: Uint8Array = r.frame ?? new Uint8Array();
+  return new Uint8Array(frame.buffer, frame.byteOffset, frame.byteLength);
+}
+
+
 type UnaryMethod = (request: Wire, metadata: grpc.Metadata, options: grpc.CallOptions, callback: (error: grpc.ServiceError | null, response?: Wire) => void) => grpc.ClientUnaryCall;
+type StreamMethod = (request: Wire, metadata: grpc.Metadata, options: grpc.CallOptions) => grpc.ClientReadableStream<Wire>;
 
 export class GrpcTransport implements Transport {
   private readonly clients = new Map<ServiceName, grpc.Client>();
+  private readonly definitions = new Map<ServiceName, ReturnType<typeof serviceDefinition>>();
   private readonly metadata = new grpc.Metadata();
 
   constructor(address: string, options: GrpcTransportOptions = {}) {
@@ -132,7 +162,8 @@ export class GrpcTransport implements Transport {
     };
     const credentials = options.credentials ?? grpc.credentials.createInsecure();
     let channel: grpc.Channel | undefined;
-    for (const service of ['CollectionsService', 'PointsService', 'AdminService'] as const) {
+    for (const service of ['CollectionsService', 'PointsService', 'AdminService', 'SyncService'] as const) {
+      this.definitions.set(service, serviceDefinition(service));
       const Client = grpc.makeClientConstructor(serviceDefinition(service), service);
       const client = new Client(address, credentials, channel ? { ...channelOptions, channelOverride: channel } : channelOptions);
       channel ??= client.getChannel() as grpc.Channel;
@@ -144,10 +175,33 @@ export class GrpcTransport implements Transport {
   call<O extends OperationName>(operation: O, request: Operations[O][0], call: TransportCall): Promise<Operations[O][1]> {
     const route = routes[operation];
     const client = this.clients.get(route.service)!;
-    const method = (client as unknown as Record<string, UnaryMethod>)[route.method]!.bind(client);
     const message = route.encode(request);
     if (call.idempotencyKey !== undefined) message.idempotencyKey = call.idempotencyKey;
     const options: grpc.CallOptions = call.deadlineAtMs !== undefined ? { deadline: call.deadlineAtMs } : {};
+    const definition = this.definitions.get(route.service)![route.method]!;
+    // Bytes as they cross: proto3 serializes deterministically, so the decoded reply re-serializes to its size.
+    const bytes: SyncBytes = { sent: definition.requestSerialize(message).length, received: 0 };
+    const received = (response: Wire) => { bytes.received += definition.responseSerialize(response).length; };
+    if (route.decodeStream) {
+      const method = (client as unknown as Record<string, StreamMethod>)[route.method]!.bind(client);
+      return new Promise((resolve, reject) => {
+        if (call.signal?.aborted) return reject(call.signal.reason);
+        const responses: Wire[] = [];
+        const stream = method(message, this.metadata, options);
+        const onAbort = () => stream.cancel();
+        call.signal?.addEventListener('abort', onAbort, { once: true });
+        stream.on('data', (response: Wire) => { received(response); responses.push(response); });
+        stream.on('error', (error: grpc.ServiceError) => {
+          call.signal?.removeEventListener('abort', onAbort);
+          reject(call.signal?.aborted ? call.signal.reason : clientError(error));
+        });
+        stream.on('end', () => {
+          call.signal?.removeEventListener('abort', onAbort);
+          resolve(route.decodeStream!(responses, bytes) as Operations[O][1]);
+        });
+      });
+    }
+    const method = (client as unknown as Record<string, UnaryMethod>)[route.method]!.bind(client);
     return new Promise((resolve, reject) => {
       if (call.signal?.aborted) return reject(call.signal.reason);
       const onAbort = () => pending.cancel();
@@ -155,7 +209,8 @@ export class GrpcTransport implements Transport {
         call.signal?.removeEventListener('abort', onAbort);
         if (call.signal?.aborted) return reject(call.signal.reason);
         if (error) return reject(clientError(error));
-        resolve(route.decode(response ?? {}) as Operations[O][1]);
+        received(response ?? {});
+        resolve(route.decode!(response ?? {}, bytes) as Operations[O][1]);
       });
       call.signal?.addEventListener('abort', onAbort, { once: true });
     });

@@ -1,7 +1,7 @@
 // The SDK over HTTPS JSON (docs/api.md), with the platform's fetch. Works
 // wherever fetch does: Node 20+, browsers, edge runtimes.
 import { HyperspaceClientError, kindOfHttpReply } from './errors.ts';
-import type { CollectionInfo, Metadata, Operations, OperationName, Point, SearchQuery, SearchResult, Transport, TransportCall, Vector } from './types.ts';
+import type { CollectionInfo, Metadata, Operations, OperationName, Point, SearchQuery, SearchResult, SyncBytes, Transport, TransportCall, Vector } from './types.ts';
 
 export interface HttpTransportOptions {
   apiKey?: string;
@@ -15,10 +15,14 @@ interface Route {
   method: 'GET' | 'POST' | 'DELETE';
   path: (request: any) => string;
   body?: (request: any) => unknown;
-  decode: (body: Json) => unknown;
+  decode: (body: Json, bytes: SyncBytes) => unknown;
+  /** The reply is a binary sync frame (docs/format/merkle.md), decoded by `decodeFrame`. */
+  decodeFrame?: (frame: Uint8Array, bytes: SyncBytes) => unknown;
 }
 
 const segment = encodeURIComponent;
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
 const collectionPath = (name: string) => `/v1/collections/${segment(name)}`;
 const vectorOut = (v: Vector): number[] => Array.from(v);
 const vectorIn = (v: number[] | undefined): Float32Array => Float32Array.from(v ?? []);
@@ -69,7 +73,25 @@ const routes: { [O in OperationName]: Route } = {
   },
   flush: { method: 'POST', path: (r) => `${collectionPath(r.collection)}/flush`, body: () => ({}), decode: info },
   health: { method: 'GET', path: () => '/v1/health', decode: (b) => ({ serving: b.status === 'serving', collections: b.collections }) },
+  getDigest: {
+    method: 'GET', path: (r) => `${collectionPath(r.collection)}/digest`,
+    decode: (b, bytes) => ({ root: b.root, buckets: b.buckets, consistency: b.consistency, bytes }),
+  },
+  pullChanges: {
+    method: 'POST', path: (r) => `${collectionPath(r.collection)}/sync/changes`,
+    body: (r: Operations['pullChanges'][0]) => ({ afterSeq: r.afterSeq, limit: r.limit }),
+    decode: unexpectedJson, decodeFrame: (frame, bytes) => ({ frame, bytes }),
+  },
+  pullBuckets: {
+    method: 'POST', path: (r) => `${collectionPath(r.collection)}/sync/pull`,
+    body: ({ collection: _, ...request }: Operations['pullBuckets'][0]) => request,
+    decode: unexpectedJson, decodeFrame: (frame, bytes) => ({ frames: [frame], bytes }),
+  },
 };
+
+function unexpectedJson(): never {
+  throw new HyperspaceClientError('internal', 'a sync reply must be a binary frame (application/octet-stream), got JSON');
+}
 
 export class HttpTransport implements Transport {
   private readonly baseUrl: string;
@@ -98,15 +120,18 @@ export class HttpTransport implements Transport {
     const signals = [call.signal, timeout].filter((s): s is AbortSignal => s !== undefined);
     const signal = signals.length > 1 ? AbortSignal.any(signals) : signals[0];
     let response: Response;
-    let text: string;
+    let raw: Uint8Array;
     try {
       response = await this.fetch(this.baseUrl + route.path(request), { method: route.method, headers, body, signal });
-      text = await response.text();
+      raw = new Uint8Array(await response.arrayBuffer());
     } catch (e) {
       if (call.signal?.aborted) throw call.signal.reason;
       if (timeout?.aborted) throw new HyperspaceClientError('deadline', `deadline exceeded: ${operation} got no reply in time`, { cause: e });
       throw new HyperspaceClientError('unavailable', `${operation}: no reply from ${this.baseUrl}: ${describe(e)}`, { cause: e });
     }
+    const bytes: SyncBytes = { sent: body === undefined ? 0 : encoder.encode(body).length, received: raw.length };
+    if (response.ok && route.decodeFrame && response.headers.get('content-type')?.startsWith('application/octet-stream')) return route.decodeFrame(raw, bytes) as Operations[O][1];
+    const text = decoder.decode(raw);
     let parsed: Json | undefined;
     try {
       parsed = text === '' ? {} : (JSON.parse(text) as Json);
@@ -121,7 +146,7 @@ export class HttpTransport implements Transport {
       });
     }
     if (parsed === undefined) throw new HyperspaceClientError('internal', `${operation}: reply is not JSON: ${text.slice(0, 200)}`, { status: response.status });
-    return route.decode(parsed) as Operations[O][1];
+    return route.decode(parsed, bytes) as Operations[O][1];
   }
 
   async close(): Promise<void> {}

@@ -14,8 +14,8 @@ import { GrpcTransport, type GrpcTransportOptions } from './grpc-transport.ts';
 import { HttpTransport, type HttpTransportOptions } from './http-transport.ts';
 import { backoffMs, retryDefaults, shouldRetry, sleep, type RetryPolicy } from './retry.ts';
 import type {
-  CallOptions, CollectionConfig, CollectionInfo, Filter, HealthStatus, Operations, OperationName, Point, PointInput,
-  ScrollOptions, ScrollPage, SearchQuery, SearchResult, Transport, WriteOptions, WriteResult,
+  CallOptions, ChangesFrame, CollectionConfig, CollectionInfo, DigestResult, Filter, HealthStatus, Operations, OperationName, Point, PointInput,
+  PullBucketsRequest, PullChangesRequest, PullFrames, ScrollOptions, ScrollPage, SearchQuery, SearchResult, Transport, WriteOptions, WriteResult,
 } from './types.ts';
 
 export { HyperspaceClientError, type ErrorKind } from './errors.ts';
@@ -155,6 +155,27 @@ export class HyperspaceClient {
 
   health(options: CallOptions = {}): Promise<HealthStatus> {
     return this.run('health', {}, options);
+  }
+
+  // ---------------------------------------------------------------- sync
+  // Replication (docs/format/merkle.md): what a replica asks its leader (or a
+  // follower) for. Each result reports the bytes it moved. Frames are binary
+  // and verified (CRC-32C) by whoever decodes them: `syncInto` in
+  // `hyperspacedb/client/replica` keeps an embedded replica converged with them.
+
+  /** The Merkle root and 256 bucket hashes of a collection at one consistency point. */
+  digest(collection: string, options: CallOptions = {}): Promise<DigestResult> {
+    return this.run('getDigest', { collection }, options);
+  }
+
+  /** One page of changes after `afterSeq` (catch-up), as a changes frame. */
+  pullChanges(collection: string, request: PullChangesRequest, options: CallOptions = {}): Promise<ChangesFrame> {
+    return this.run('pullChanges', { collection, ...request }, options);
+  }
+
+  /** Repair: expanded nodes and records, as pull frames (streamed over gRPC). */
+  pullBuckets(collection: string, request: PullBucketsRequest, options: CallOptions = {}): Promise<PullFrames> {
+    return this.run('pullBuckets', { collection, ...request }, options);
   }
 
   close(): Promise<void> {

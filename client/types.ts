@@ -112,6 +112,49 @@ export interface HealthStatus {
   collections: number;
 }
 
+/** Bytes of request and response bodies a sync call moved (HTTP bodies; gRPC messages as serialized). */
+export interface SyncBytes {
+  sent: number;
+  received: number;
+}
+
+/** A collection's Merkle digest (docs/format/merkle.md): hex SHA-256 root and 256 bucket hashes at one consistency point. */
+export interface DigestResult {
+  root: string;
+  buckets: string[];
+  /** On a follower, `walSeq` is the leader seq it reflects. */
+  consistency: ConsistencyPoint;
+  bytes: SyncBytes;
+}
+
+export interface PullChangesRequest {
+  /** Changes with seq > afterSeq; 0 for an empty replica. */
+  afterSeq: number;
+  /** 1..10,000 changes per page (a batch is never split); default 10,000. */
+  limit?: number;
+}
+
+/** Catch-up: one changes frame (docs/format/merkle.md "Wire frames", type 1). */
+export interface ChangesFrame {
+  frame: Uint8Array;
+  bytes: SyncBytes;
+}
+
+/** Repair: nodes to expand, nodes and ids whose records to send (docs/format/merkle.md "Repair"). */
+export interface PullBucketsRequest {
+  expand?: readonly string[];
+  nodes?: readonly string[];
+  ids?: readonly string[];
+  /** Bytes of each node hash and leaf prefix: 8 (default) or 32. */
+  hashBytes?: number;
+}
+
+/** Repair: pull frames (type 2) — one over HTTP, the stream's over gRPC (later ones carry the ids that did not fit). */
+export interface PullFrames {
+  frames: Uint8Array[];
+  bytes: SyncBytes;
+}
+
 /** Per-call options; the client's defaults apply where one is left out. */
 export interface CallOptions {
   /** Budget for the whole call, retries included. */
@@ -147,6 +190,9 @@ export interface Operations {
   scroll: [{ collection: string } & ScrollOptions, ScrollPage];
   flush: [{ collection: string }, CollectionInfo];
   health: [Record<string, never>, HealthStatus];
+  getDigest: [{ collection: string }, DigestResult];
+  pullChanges: [{ collection: string } & PullChangesRequest, ChangesFrame];
+  pullBuckets: [{ collection: string } & PullBucketsRequest, PullFrames];
 }
 
 export type OperationName = keyof Operations;

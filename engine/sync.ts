@@ -913,32 +913,42 @@ export async function learnSourceSeqs(replica: Collection, source: SyncSource): 
   return left;
 }
 
-function sameConfig(local: Collection, config: CollectionConfig): boolean {
+/** A leader's collection as its describe gives it (the server's and the SDK's CollectionInfo). */
+export interface LeaderCollection {
+  name: string;
+  dimension: number;
+  metric: CollectionConfig['metric'];
+  quantization: CollectionConfig['quantization'];
+  hnsw: { m: number; efConstruction: number };
+}
+
+function sameConfig(local: Collection, info: LeaderCollection): boolean {
   const c = local.config;
-  return c.dimension === config.dimension && c.metric === config.metric && c.quantization === config.quantization
-    && c.hnsw.M === config.hnsw.M && c.hnsw.efConstruction === config.hnsw.efConstruction;
+  return c.dimension === info.dimension && c.metric === info.metric && c.quantization === info.quantization
+    && c.hnsw.M === info.hnsw.m && c.hnsw.efConstruction === info.hnsw.efConstruction;
 }
 
 /**
- * The replica of a leader's collection `name` in `db`, with the leader's
- * config: created when missing, recreated when its config differs and it is
- * a replica. A collection with local writes is never touched.
+ * The replica in `db` of a leader's collection, with the leader's config:
+ * created when missing, recreated when its config differs and it is a
+ * replica. A collection with local writes is never touched.
  */
-export async function replicaCollection(db: HyperspaceDB, name: string, config: CollectionConfig): Promise<Collection> {
+export async function replicaCollection(db: HyperspaceDB, info: LeaderCollection): Promise<Collection> {
+  const { name } = info;
   let local: Collection | undefined;
   try {
     local = db.collection(name);
   } catch (e) {
     if (!(e instanceof HyperspaceError) || e.kind !== 'not_found') throw e;
   }
-  if (local && sameConfig(local, config)) return local;
+  if (local && sameConfig(local, info)) return local;
   if (local) {
     if (!local.describe().replica && local.describe().lastSeq > 0) {
       throw new HyperspaceError('conflict', `collection=${name} exists here with local writes and another config than the leader's; drop it to follow`);
     }
     await db.dropCollection(name);
   }
-  return db.createCollection(name, config);
+  return db.createCollection(name, { dimension: info.dimension, metric: info.metric, quantization: info.quantization, hnsw: { M: info.hnsw.m, efConstruction: info.hnsw.efConstruction } });
 }
 
 function equalBytes(a: Uint8Array, b: Uint8Array): boolean {

@@ -93,16 +93,11 @@ export class LeaderClient {
   }
 }
 
-/** The engine config of a leader's collection, as its describe gives it. */
-function replicaFor(db: HyperspaceDB, info: CollectionInfo): Promise<Collection> {
-  return replicaCollection(db, info.name, { dimension: info.dimension, metric: info.metric, quantization: info.quantization, hnsw: { M: info.hnsw.m, efConstruction: info.hnsw.efConstruction } });
-}
-
 /** One-shot pull of one collection; the report says how it converged. */
 export async function syncFrom(db: HyperspaceDB, client: LeaderClient, name: string): Promise<SyncReport> {
   const info = (await client.collections()).find((c) => c.name === name);
   if (!info) throw new HyperspaceError('not_found', `collection not found on the leader ${client.url}: name=${name}`);
-  return syncReplica(await replicaFor(db, info), client.source(name));
+  return syncReplica(await replicaCollection(db, info), client.source(name));
 }
 
 export interface FollowerOptions extends LeaderOptions {
@@ -182,7 +177,7 @@ export class Follower {
       const lag = this.lag.get(info.name) ?? { leaderSeq: upstreamSeq, convergedAtMs: 0, lastError: null, bytesMoved: 0 };
       this.lag.set(info.name, lag);
       try {
-        const replica = await replicaFor(this.db, info);
+        const replica = await replicaCollection(this.db, info);
         replica.replicaLag ??= () => ({
           leader: this.client.url, leaderSeq: lag.leaderSeq, lastError: lag.lastError, bytesMoved: lag.bytesMoved,
           lagSeconds: lag.convergedAtMs === 0 ? -1 : Math.max(0, (Date.now() - lag.convergedAtMs) / 1000),
