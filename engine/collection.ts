@@ -585,6 +585,8 @@ export class Collection {
   /** Make `manifest` current in memory; synchronous so no search sees half of it. */
   private install(manifest: Manifest, opened: Segment[]): void {
     this.manifest = manifest;
+    // A replica's manifest written elsewhere (the region replicator) moves the leader seq this state reflects; never back.
+    if (manifest.sourceSeq !== undefined && (this.sourceSeq === null || manifest.sourceSeq > this.sourceSeq)) this.sourceSeq = manifest.sourceSeq;
     const deletions = manifest.deletions;
     this.segments = opened.map((segment, i) => {
       const deadBase = new Bitset(segment.count);
