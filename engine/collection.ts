@@ -225,12 +225,13 @@ export class Collection {
    * — open a large one partially (ranged reads; docs/format/segment.md §8) and
    * let its download finish in the background; else download it whole.
    */
-  private async openSegment(entry: Pick<SegmentEntry, 'key' | 'bytes'>): Promise<Segment> {
+  private async openSegment(entry: Pick<SegmentEntry, 'key' | 'bytes' | 'headBytes'>): Promise<Segment> {
     const { objects } = this.stores;
     const path = objects.localPath?.(entry.key);
     if (path) return Segment.open(mmapFile(path), entry.key);
-    if (objects.partialOpenBytesMin !== undefined && entry.bytes >= objects.partialOpenBytesMin) {
-      const partial = await Segment.openPartial((offset, length) => objects.get(entry.key, { offset, length }), entry.bytes, entry.key);
+    // Only files with a clusters section name a head (manifest `headBytes`).
+    if (objects.partialOpenBytesMin !== undefined && entry.headBytes !== undefined && entry.bytes >= objects.partialOpenBytesMin) {
+      const partial = await Segment.openPartial((offset, length) => objects.get(entry.key, { offset, length }), entry.bytes, entry.key, entry.headBytes);
       if (partial) return partial;
     }
     return Segment.open(await objects.get(entry.key), entry.key);
@@ -584,6 +585,8 @@ export class Collection {
   /** Make `manifest` current in memory; synchronous so no search sees half of it. */
   private install(manifest: Manifest, opened: Segment[]): void {
     this.manifest = manifest;
+    // A replica's manifest written elsewhere (the region replicator) moves the leader seq this state reflects; never back.
+    if (manifest.sourceSeq !== undefined && (this.sourceSeq === null || manifest.sourceSeq > this.sourceSeq)) this.sourceSeq = manifest.sourceSeq;
     const deletions = manifest.deletions;
     this.segments = opened.map((segment, i) => {
       const deadBase = new Bitset(segment.count);
@@ -711,8 +714,11 @@ export class Collection {
     const written = await writeSegment(records, this.config);
     const key = segmentKey(this.name, this.epoch, ulid());
     await this.stores.objects.put(key, written.bytes);
-    const entry: SegmentEntry = { key, bytes: written.bytes.length, count: written.count, minSeq: written.minSeq, maxSeq: written.maxSeq, root: written.root };
-    return [{ entry, segment: await this.openSegment(entry) }];
+    const entry: SegmentEntry = { key, bytes: written.bytes.length, count: written.count, minSeq: written.minSeq, maxSeq: written.maxSeq, root: written.root,
+      ...(written.headBytes === undefined ? {} : { headBytes: written.headBytes }) };
+    // The writer maps its local file, or keeps the bytes it has: never reads its own segment back over the network.
+    const path = this.stores.objects.localPath?.(key);
+    return [{ entry, segment: Segment.open(path ? mmapFile(path) : written.bytes, key) }];
   }
 
   /** CAS manifest v+1 in; `opened` are the open segments of `change.segments`, in order. */

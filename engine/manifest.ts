@@ -10,6 +10,8 @@ export interface SegmentEntry {
   minSeq: number;
   maxSeq: number;
   root: string;
+  /** Bytes from the file's start a cold reader fetches in one GET (docs/format/segment.md §8); absent on files without clusters. */
+  headBytes?: number;
 }
 
 export interface Manifest {

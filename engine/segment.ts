@@ -21,8 +21,10 @@ const SECTION = { index: 1, ids: 2, idOrder: 3, seqs: 4, metadata: 5, leaves: 6,
 /** The index blob's own header and its `vectors` section type (docs/format/index.md). */
 const BLOB_HEADER = 128;
 const BLOB_VECTORS = 6;
-/** What a partial open reads first: header, section table, the index blob's header. */
+/** What a partial open reads first when the manifest has no `headBytes`: header, section table, the index blob's header. */
 const HEAD_BYTES = 64 * 1024;
+/** Enough of the index section for the blob's header and section table. */
+const BLOB_HEAD_BYTES = 4096;
 type SectionName = keyof typeof SECTION;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -42,6 +44,8 @@ export interface SegmentSummary {
   minSeq: number;
   maxSeq: number;
   root: string;
+  /** With a clusters section: the bytes a partial open reads in one GET (docs/format/segment.md §8). */
+  headBytes?: number;
 }
 
 /**
@@ -82,18 +86,20 @@ export async function writeSegment(input: readonly SegmentRecord[], config: Coll
   records.forEach((r, i) => leaves.set(r.leaf ?? leafHash(r.id, r.seq, r.vector, r.metadata), 32 * i));
   const buckets = bucketHashes(records.map((r) => r.id), order, leaves);
   const root = sha256(buckets);
+  // What a partial open reads comes first, then the graph and vectors, then the leaves (digests, compaction).
   const sections: [SectionName, Uint8Array][] = [
-    ['index', index],
     ['ids', ids],
     ['idOrder', new Uint8Array(order.buffer)],
     ['seqs', new Uint8Array(seqs.buffer)],
     ['metadata', buildMetadataIndex(records.map((r) => r.metadata))],
-    ['leaves', leaves],
     ['buckets', buckets],
+    ...(clustering ? [['clusters', encodeClusters(clustering, index, dim)] as [SectionName, Uint8Array]] : []),
+    ['index', index],
+    ['leaves', leaves],
   ];
-  if (clustering) sections.push(['clusters', encodeClusters(clustering, index, dim)]);
-  const bytes = assemble(sections, { n, dim, metric: METRIC_CODE[config.metric], quant: QUANT_CODE[config.quantization], minSeq: n ? minSeq : 0, maxSeq, root });
-  return { bytes, count: n, minSeq: n ? minSeq : 0, maxSeq, root: toHex(root) };
+  const { bytes, offsets: placed } = assemble(sections, { n, dim, metric: METRIC_CODE[config.metric], quant: QUANT_CODE[config.quantization], minSeq: n ? minSeq : 0, maxSeq, root });
+  const headBytes = clustering ? placed.get('index')! + Math.min(index.length, BLOB_HEAD_BYTES) : undefined;
+  return { bytes, count: n, minSeq: n ? minSeq : 0, maxSeq, root: toHex(root), ...(headBytes === undefined ? {} : { headBytes }) };
 }
 
 function bucketHashes(ids: string[], order: Uint32Array, leaves: Uint8Array): Uint8Array {
@@ -174,7 +180,7 @@ function verified(body: Uint8Array, e: TableEntry, name: string): Uint8Array {
   return body;
 }
 
-function assemble(sections: [SectionName, Uint8Array][], h: { n: number; dim: number; metric: number; quant: number; minSeq: number; maxSeq: number; root: Uint8Array }): Uint8Array {
+function assemble(sections: [SectionName, Uint8Array][], h: { n: number; dim: number; metric: number; quant: number; minSeq: number; maxSeq: number; root: Uint8Array }): { bytes: Uint8Array; offsets: Map<SectionName, number> } {
   const tableEnd = HEADER + 24 * sections.length;
   let total = align(tableEnd);
   const placed = sections.map(([name, body]) => { const offset = total; total = align(total + body.length); return { name, body, offset }; });
@@ -200,7 +206,7 @@ function assemble(sections: [SectionName, Uint8Array][], h: { n: number; dim: nu
     out.set(s.body, s.offset);
   });
   v.setUint32(72, crc32c(out.subarray(0, tableEnd)), true);
-  return out;
+  return { bytes: out, offsets: new Map(placed.map((p) => [p.name, p.offset])) };
 }
 
 /** An open segment: views over its bytes, searched in place. */
@@ -264,8 +270,8 @@ export class Segment {
    * reads the clusters nearest each query. Null when the file has no clusters
    * section (the caller downloads it whole).
    */
-  static async openPartial(read: RangeReader, byteLength: number, name: string): Promise<Segment | null> {
-    const head = await read(0, Math.min(byteLength, HEAD_BYTES));
+  static async openPartial(read: RangeReader, byteLength: number, name: string, headBytes?: number): Promise<Segment | null> {
+    const head = aligned(await read(0, Math.min(byteLength, headBytes ?? HEAD_BYTES)));
     const table = readHeader(head, byteLength, name);
     const entry = (s: SectionName) => table.find((e) => e.type === SECTION[s]);
     const clusters = entry('clusters'), index = entry('index');
@@ -279,7 +285,7 @@ export class Segment {
       const e = entry(s);
       if (e) sections.set(e.type, await fetch(e));
     }));
-    const blobHeadBytes = Math.min(index.length, 4096); // header and section table of the blob
+    const blobHeadBytes = Math.min(index.length, BLOB_HEAD_BYTES);
     const blobHead = index.offset + blobHeadBytes <= head.length ? head.subarray(index.offset) : await read(index.offset, blobHeadBytes);
     const vectors = blobSection(blobHead, BLOB_VECTORS, name);
     const v = new DataView(head.buffer, head.byteOffset, head.byteLength);

@@ -49,6 +49,20 @@ uint64_t splitmix64(uint64_t x) {
   return x ^ (x >> 31);
 }
 
+// The order records are inserted in: a seeded shuffle of the positions. Input
+// that arrives sorted (by cluster — segments store records in cluster order,
+// docs/format/segment.md §8 — by time, by category) would otherwise build a
+// graph with fewer long-range links and lower recall at the same ef.
+std::vector<uint32_t> insertion_order(uint64_t seed, uint32_t n) {
+  std::vector<uint32_t> order(n);
+  for (uint32_t i = 0; i < n; i++) order[i] = i;
+  for (uint32_t i = n; i > 1; i--) {
+    const uint32_t j = uint32_t(splitmix64(seed ^ (0xA5A5A5A5ull + i)) % i);
+    std::swap(order[i - 1], order[j]);
+  }
+  return order;
+}
+
 uint32_t random_level(uint64_t seed, uint32_t pos, double mult) {
   double u = (double(splitmix64(seed + pos) >> 11) + 1.0) / 9007199254740993.0;  // (0, 1]
   double level = -std::log(u) * mult;
@@ -109,12 +123,13 @@ class Builder {
 
   void run(uint32_t threads) {
     if (n_ == 0) return;
-    entry_ = 0;
-    max_level_ = levels_[0];
+    const std::vector<uint32_t> order = insertion_order(p_.seed, n_);
+    entry_ = order[0];
+    max_level_ = levels_[entry_];
     std::atomic<uint32_t> next{1};
     auto work = [&]() {
       BuildScratch scratch;
-      for (uint32_t i = next++; i < n_; i = next++) insert(i, scratch);
+      for (uint32_t t = next++; t < n_; t = next++) insert(order[t], scratch);
     };
     threads = std::max<uint32_t>(1, std::min<uint32_t>(threads, 64));
     if (threads == 1 || n_ < 1000) {
