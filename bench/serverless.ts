@@ -309,6 +309,8 @@ async function countingProxy(target: string) {
       up.on('data', (chunk: Buffer) => { bytes += chunk.length; });
       up.pipe(res);
     });
+    // A client that goes away (a child exiting mid-download) must not leave s3rver streaming into the next run.
+    res.on('close', () => { if (!res.writableFinished) forward.destroy(); });
     forward.on('error', (e) => { res.writeHead(502); res.end(String(e)); });
     req.pipe(forward);
   });
