@@ -51,6 +51,18 @@ describe('segment cache', () => {
     expect(gets()).toBe(2);
   });
 
+  it('downloads a large segment in parallel ranged parts and keeps it whole', async () => {
+    const { inner, cache, gets } = await setup(64 * 1024 * 1024);
+    const big = new Uint8Array(40 * 1024 * 1024 + 123);
+    for (let i = 0; i < big.length; i += 4096) big[i] = (i >> 12) & 0xff;
+    await inner.put(segment(5), big);
+    const got = await cache.get(segment(5));
+    expect(got.length).toBe(big.length);
+    expect(Buffer.compare(Buffer.from(got), Buffer.from(big))).toBe(0);
+    expect(gets()).toBe(3); // 16 + 16 + 8 MiB
+    expect(cache.describe()).toMatchObject({ files: 1, downloads: 1 });
+  });
+
   it('keeps what it holds under the byte bound, evicting the least recently used', async () => {
     const { inner, cache, directory } = await setup(700);
     for (const n of [1, 2, 3]) await inner.put(segment(n), bytes(300, n));
