@@ -203,6 +203,7 @@ async function runParent(): Promise<void> {
     for (let round = 0; round < coldRuns; round++) {
       const order = round % 2 === 0 ? engines : [...engines].reverse();
       for (const engine of order) {
+        await proxy.idle(); // the last round keeps its first child (and its download) alive for the warm runs
         const run = spawnChild(engine, round, round);
         const cold = await run.cold;
         const recall = recallAt10([cold.ids], [truth.ids[round]]);
@@ -310,7 +311,10 @@ async function countingProxy(target: string) {
   let gets = 0;
   let bytes = 0;
   let byKind: Record<string, number> = {};
+  let inFlight = 0;
   const server: Server = createServer((req, res) => {
+    inFlight++;
+    res.on('close', () => { inFlight--; });
     const kind = `${req.method} ${req.headers.range ? 'ranged' : 'whole'}`;
     byKind[kind] = (byKind[kind] ?? 0) + 1;
     if (req.method === 'GET') gets++;
@@ -330,6 +334,13 @@ async function countingProxy(target: string) {
   return {
     endpoint: `http://127.0.0.1:${port}`,
     reset() { gets = 0; bytes = 0; byKind = {}; },
+    /** Until no request has been in flight for 300 ms (a kept child's background download has finished). */
+    async idle() {
+      for (let quiet = 0; quiet < 3;) {
+        await new Promise((r) => setTimeout(r, 100));
+        quiet = inFlight === 0 ? quiet + 1 : 0;
+      }
+    },
     snapshot() { return { gets, bytes, byKind: { ...byKind } }; },
     close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
   };
