@@ -586,7 +586,9 @@ async function syncChanges(ctx: RequestContext, request: SyncChangesRequest): Pr
   const name = collectionName(r.collection, 'collection');
   begin(ctx, 'syncChanges', name);
   const limit = optionalInteger(r.limit, 'limit');
-  return changesSince(ctx.db.collection(name), optionalInteger(r.afterSeq, 'afterSeq') ?? 0, limit === undefined ? {} : { limit });
+  const collection = ctx.db.collection(name);
+  await collection.whole(); // a cold worker answers from whole segments (records and leaves), not ranged reads
+  return changesSince(collection, optionalInteger(r.afterSeq, 'afterSeq') ?? 0, limit === undefined ? {} : { limit });
 }
 
 async function syncPull(ctx: RequestContext, request: SyncPullRequest): Promise<Uint8Array> {
@@ -594,6 +596,7 @@ async function syncPull(ctx: RequestContext, request: SyncPullRequest): Promise<
   const name = collectionName(r.collection, 'collection');
   begin(ctx, 'syncPull', name);
   const collection = ctx.db.collection(name);
+  await collection.whole();
   const hashBytes = optionalInteger(r.hashBytes, 'hashBytes');
   return pull(collection, {
     expand: optionalStrings(r.expand, 'expand'), nodes: optionalStrings(r.nodes, 'nodes'), ids: optionalStrings(r.ids, 'ids'),

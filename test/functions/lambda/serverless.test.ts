@@ -223,6 +223,13 @@ describe('serverless: importing more than 6 MB from S3', () => {
     const ranged = cold.cache.describe().rangedReads;
     expect((await cold.call('POST', '/v1/collections/bulk/search', { body: { vector: wide(99), k: 1 } })).body.hits[0].id).toBe('b99');
     expect(cold.cache.describe().rangedReads).toBe(ranged);
+
+    // Sync answers (records and Merkle leaves) wait for the whole file on a cold worker instead of failing.
+    const syncing = await worker('keys', undefined, { partialOpenBytesMin: 0 });
+    await syncing.call('POST', '/v1/collections/bulk/search', { body: { vector: wide(5), k: 1 } });
+    const changes = await syncing.handlerRaw(event('POST', '/v1/collections/bulk/sync/changes', { body: { afterSeq: 4, limit: 10 } }));
+    expect(changes.statusCode).toBe(200);
+    expect(syncing.cache.describe()).toMatchObject({ downloads: 1 });
   });
 });
 
