@@ -77,7 +77,7 @@ describe('corruption', () => {
     }
     const whole = await readFile(path);
     await writeFile(path, whole.subarray(0, whole.length - 100));
-    await expectError(() => HyperspaceDB.open(dir), 'data', `segment section buckets out of bounds: file=${key}`);
+    await expectError(() => HyperspaceDB.open(dir), 'data', `segment section leaves out of bounds: file=${key}`); // the last section
     await writeFile(path, whole);
     await expectIntact(dir, expected);
   });
