@@ -158,11 +158,15 @@ async function runParent(): Promise<void> {
     const lanceTable = await lance.createTable(LANCE_TABLE, new arrow.Table(schema, batches) as never);
     const lanceWriteMs = performance.now() - t0;
     t0 = performance.now();
-    await lanceTable.createIndex('vector'); // the default: IVF-PQ, settings recorded below
+    // The default (IVF-PQ, dimension/16 sub-vectors) for MNIST. For GloVe's 100 dimensions the default gave
+    // recall@10 0.045 on 50k unit vectors (0.743 with 25 sub-vectors, 0.909 with 50), so GloVe gets 50.
+    const lanceConfig = dimension % 16 === 0 ? undefined : lancedb.Index.ivfPq({ numSubVectors: dimension / 2 });
+    await lanceTable.createIndex('vector', lanceConfig ? { config: lanceConfig } : undefined); // settings recorded below
     const lanceIndexMs = performance.now() - t0;
     const indices = await lanceTable.listIndices();
     const indexStats = await lanceTable.indexStats(indices[0].name);
-    const lanceLoad = { writeMs: Math.round(lanceWriteMs), indexMs: Math.round(lanceIndexMs), rows: await lanceTable.countRows(), indices, indexStats };
+    const lanceLoad = { writeMs: Math.round(lanceWriteMs), indexMs: Math.round(lanceIndexMs), rows: await lanceTable.countRows(), indices, indexStats,
+      numSubVectors: lanceConfig ? dimension / 2 : 'default' };
     console.log('LanceDB loaded:', JSON.stringify(lanceLoad));
     lance.close();
     mark('lance loaded');
