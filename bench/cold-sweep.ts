@@ -21,7 +21,7 @@ const rows = Array.from({ length: n }, (_, i) => {
   return { id: String(i), seq: 1, vector: data.metric === 'cosine' ? unit(v) : v, metadata: {} };
 });
 let t0 = performance.now();
-const { bytes } = await writeSegment(rows, { dimension: dim, metric: data.metric, quantization: 'int8', hnsw: { M: 16, efConstruction: 200 } });
+const { bytes } = await writeSegment(rows, { dimension: dim, metric: data.metric, quantization: (process.env.SWEEP_QUANT ?? 'int8') as 'int8', hnsw: { M: 16, efConstruction: 200 } });
 console.log(`${data.name}: ${n} records, segment ${(bytes.length / 1e6).toFixed(1)} MB written in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 for (const share of [0.01, 0.02, 0.03, 0.05, 0.08]) {
   coldLimits.probeShare = share;

@@ -437,8 +437,9 @@ export class Collection {
         const cold = s.segment.cold!;
         return cold.load(cold.probes(query, k, filter ? s.segment.metadata.evaluate(filter) : null, this.probeShare(ef)));
       }));
-      // Only now: the download would share the connection with this query's reads.
-      for (const s of partial) void this.wholeOf(s.segment).catch(() => undefined);
+      // Only after this query's reads, and after its answer is on its way (a timer runs after the caller's
+      // continuations): the download would share the connection.
+      setTimeout(() => { if (!this.closed) for (const s of partial) void this.wholeOf(s.segment).catch(() => undefined); }, 0);
       if (this.segments.every((s) => !s.segment.cold || partial.includes(s))) return;
     }
   }
