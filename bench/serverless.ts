@@ -292,7 +292,7 @@ function bundleChild(): string {
   rmSync(outdir, { recursive: true, force: true });
   execFileSync(join(root, 'node_modules', '.bin', 'esbuild'), [
     join(root, 'bench', 'serverless-child.ts'), '--bundle', '--splitting', '--minify', '--platform=node', '--format=esm', '--target=node20',
-    `--outdir=${outdir}`, '--out-extension:.js=.mjs', '--log-level=warning',
+    `--outdir=${outdir}`, '--out-extension:.js=.mjs', '--log-level=warning', '--main-fields=module,main', // as infra/native-addon.ts
     '--banner:js=import { createRequire as __createRequire } from "node:module"; const require = __createRequire(import.meta.url);',
   ], { stdio: 'inherit' });
   return join(outdir, 'serverless-child.mjs');
