@@ -242,7 +242,11 @@ export class Collection {
     let running = this.downloads.get(segment);
     if (!running) {
       running = this.stores.objects.get(segment.name).then((bytes) => Segment.open(bytes, segment.name));
-      running.then((whole) => this.swapIn(segment, whole), () => this.downloads.delete(segment));
+      // A failure (a segment larger than the cache, S3 down) answers every caller for a while rather than
+      // starting another download of hundreds of MB per query; cold searches go on meanwhile.
+      running.then((whole) => this.swapIn(segment, whole), () => {
+        setTimeout(() => this.downloads.delete(segment), limits.segmentDownloadRetryMs).unref();
+      });
       this.downloads.set(segment, running);
     }
     return running;

@@ -49,6 +49,8 @@ export const limits = {
   // Unreferenced segments and manifests are deleted only after this long:
   // longer than any query or follower lag (DESIGN §5).
   gcGraceMs: 10 * 60 * 1000,
+  // A partially open segment whose download failed is not downloaded again before this.
+  segmentDownloadRetryMs: 30 * 1000,
   // Replication (engine/sync.ts, docs/format/merkle.md). Deletes remembered for
   // followers past what the segments need; a follower further behind repairs.
   tombstonesRetainedMax: 20_000,

@@ -224,6 +224,18 @@ describe('serverless: importing more than 6 MB from S3', () => {
     expect((await cold.call('POST', '/v1/collections/bulk/search', { body: { vector: wide(99), k: 1 } })).body.hits[0].id).toBe('b99');
     expect(cold.cache.describe().rangedReads).toBe(ranged);
 
+    // A segment larger than the whole cache: cold searches go on; reads that need the file fail with the
+    // cache's reason, and the download is not tried again on every query.
+    const small = await worker('keys', undefined, { partialOpenBytesMin: 0, bytesMax: 1024 * 1024 });
+    const downloadsOf = () => small.cache.describe().downloads;
+    expect((await small.call('POST', '/v1/collections/bulk/search', { body: { vector: wide(42), k: 1 } })).body.hits[0].id).toBe('b42');
+    const refused = await small.call('GET', '/v1/collections/bulk/points/b42');
+    expect(refused.status).toBe(413);
+    expect(refused.body.error.message).toMatch(/^segment larger than the whole segment cache: key=collections\/bulk\/segments\/chunk_[0-9a-f]{8}-[0-9A-Z]{26}\.hyp bytes=\d+ cacheBytesMax=1048576 \(raise the function's ephemeral storage and HYPERSPACE_CACHE_BYTES\)$/);
+    for (const i of [43, 44]) expect((await small.call('POST', '/v1/collections/bulk/search', { body: { vector: wide(i), k: 1 } })).body.hits[0].id).toBe(`b${i}`);
+    await new Promise((resolve) => setTimeout(resolve, 500)); // time for any background download the searches started
+    expect(downloadsOf()).toBe(1); // fetched once, refused by the cache, not fetched again
+
     // Sync answers (records and Merkle leaves) wait for the whole file on a cold worker instead of failing.
     const syncing = await worker('keys', undefined, { partialOpenBytesMin: 0 });
     await syncing.call('POST', '/v1/collections/bulk/search', { body: { vector: wide(5), k: 1 } });
