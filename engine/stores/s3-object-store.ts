@@ -18,6 +18,7 @@ import { crc32c } from '../../native/index.ts';
 import { limits } from '../limits.ts';
 import { sha256 } from '../sha256.ts';
 import { errorName, httpStatus, withRetries } from './aws-errors.ts';
+import { inParts } from './in-parts.ts';
 import { assertObjectKey, compareKeys, objectNotFound, type ByteRange, type ObjectStore } from './object-store.ts';
 
 export interface S3ObjectStoreOptions {
@@ -226,20 +227,15 @@ export class S3ObjectStore implements ObjectStore {
     try {
       const partCount = Math.ceil(bytes.length / this.partBytes);
       const etags: string[] = new Array(partCount);
-      let next = 0;
-      const worker = async () => {
-        while (next < partCount) {
-          const index = next++;
-          const body = bytes.subarray(index * this.partBytes, Math.min(bytes.length, (index + 1) * this.partBytes));
-          const part = await withRetries(`s3 upload part key=${key} part=${index + 1}`, () =>
-            this.client.send(
-              new UploadPartCommand({ ...target, UploadId: uploadId, PartNumber: index + 1, Body: body, ContentLength: body.length }),
-            ),
-          );
-          etags[index] = part.ETag!;
-        }
-      };
-      await Promise.all(Array.from({ length: Math.min(limits.s3PartsInFlightMax, partCount) }, worker));
+      await inParts(partCount, limits.s3PartsInFlightMax, async (index) => {
+        const body = bytes.subarray(index * this.partBytes, Math.min(bytes.length, (index + 1) * this.partBytes));
+        const part = await withRetries(`s3 upload part key=${key} part=${index + 1}`, () =>
+          this.client.send(
+            new UploadPartCommand({ ...target, UploadId: uploadId, PartNumber: index + 1, Body: body, ContentLength: body.length }),
+          ),
+        );
+        etags[index] = part.ETag!;
+      });
       await withRetries(`s3 complete multipart upload key=${key}`, () =>
         this.client.send(
           new CompleteMultipartUploadCommand({

@@ -17,6 +17,8 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ByteRange, ObjectStore } from '../../engine/stores/object-store.ts';
+import { limits } from '../../engine/limits.ts';
+import { inParts } from '../../engine/stores/in-parts.ts';
 import { crc32c, HyperspaceError, mmapFile } from '../../native/index.ts';
 
 export interface SegmentCacheOptions {
@@ -40,9 +42,8 @@ export interface SegmentCacheStats {
 }
 
 const segmentKeyPattern = /\/segments\/[^/]+\.hyp$/;
-/** A large segment downloads in parts of this size, this many at a time. */
+/** A large segment downloads in parts of this size, limits.s3PartsInFlightMax at a time. */
 const PART_BYTES = 16 * 1024 * 1024;
-const PARTS_IN_FLIGHT = 4;
 
 export class SegmentCache implements ObjectStore {
   /** key → file size; Map order is recency (oldest first). */
@@ -147,15 +148,10 @@ export class SegmentCache implements ObjectStore {
     const head = await this.inner.head(key);
     if (!head || head.size < 2 * PART_BYTES) return this.inner.get(key);
     const out = new Uint8Array(head.size);
-    let next = 0;
-    const worker = async () => {
-      for (let offset = next; offset < head.size; offset = next) {
-        next += PART_BYTES;
-        const length = Math.min(PART_BYTES, head.size - offset);
-        out.set(await this.inner.get(key, { offset, length }), offset);
-      }
-    };
-    await Promise.all(Array.from({ length: PARTS_IN_FLIGHT }, worker));
+    await inParts(Math.ceil(head.size / PART_BYTES), limits.s3PartsInFlightMax, async (index) => {
+      const offset = index * PART_BYTES;
+      out.set(await this.inner.get(key, { offset, length: Math.min(PART_BYTES, head.size - offset) }), offset);
+    });
     return out;
   }
 
