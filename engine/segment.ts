@@ -16,6 +16,8 @@ const VERSION = 1;
 const HEADER = 128;
 const ALIGN = 64;
 const METRIC_CODE = { l2: 0, dot: 1, cosine: 2, poincare: 3 } as const;
+/** Metric names by code (the inverse of METRIC_CODE). */
+const METRIC_OF = Object.keys(METRIC_CODE) as (keyof typeof METRIC_CODE)[];
 const QUANT_CODE = { none: 0, int8: 1, binary: 2 } as const;
 const SECTION = { index: 1, ids: 2, idOrder: 3, seqs: 4, metadata: 5, leaves: 6, buckets: 7, clusters: 8 } as const;
 /** The index blob's own header and its `vectors` section type (docs/format/index.md). */
@@ -146,9 +148,7 @@ function blobSection(head: Uint8Array, type: number, name: string): TableEntry {
   const v = new DataView(head.buffer, head.byteOffset, head.byteLength);
   const count = v.getUint16(18, true);
   if (head.length < BLOB_HEADER + 24 * count) throw dataError(`index blob header truncated: file=${name}`);
-  const check = new Uint8Array(head.subarray(0, BLOB_HEADER + 24 * count)); // a copy: Buffer#slice is a view
-  check.fill(0, 56, 60);
-  if (crc32c(check) !== v.getUint32(56, true)) throw dataError(`index blob header checksum mismatch: file=${name}`);
+  if (!headerCrcMatches(head, BLOB_HEADER + 24 * count, 56)) throw dataError(`index blob header checksum mismatch: file=${name}`);
   const entry = readTable(v, BLOB_HEADER, count).find((e) => e.type === type);
   if (!entry) throw dataError(`index blob missing section ${type}: file=${name}`);
   return entry;
@@ -165,14 +165,19 @@ function readHeader(head: Uint8Array, fileLength: number, name: string): TableEn
   const count = v.getUint16(18, true);
   const tableEnd = HEADER + 24 * count;
   if (head.length < tableEnd) throw dataError(`segment truncated section table: file=${name}`);
-  const check = new Uint8Array(head.subarray(0, tableEnd)); // a copy (Buffer#slice is a view, and mapped pages are read-only)
-  check.fill(0, 72, 76);
-  if (crc32c(check) !== v.getUint32(72, true)) throw dataError(`segment header checksum mismatch: file=${name}`);
+  if (!headerCrcMatches(head, tableEnd, 72)) throw dataError(`segment header checksum mismatch: file=${name}`);
   const table = readTable(v, HEADER, count);
   for (const e of table) {
     if (e.offset % ALIGN !== 0 || e.offset + e.length > fileLength) throw dataError(`segment section ${sectionName(e.type)} out of bounds: file=${name}`);
   }
   return table;
+}
+
+/** Whether the CRC-32C at `crcAt` covers bytes 0..`end` of `head` with itself read as 0 (segment and index blob headers). */
+function headerCrcMatches(head: Uint8Array, end: number, crcAt: number): boolean {
+  const check = new Uint8Array(head.subarray(0, end)); // a copy (Buffer#slice is a view, and mapped pages are read-only)
+  check.fill(0, crcAt, crcAt + 4);
+  return crc32c(check) === new DataView(head.buffer, head.byteOffset, head.byteLength).getUint32(crcAt, true);
 }
 
 function verified(body: Uint8Array, e: TableEntry, name: string): Uint8Array {
@@ -258,7 +263,7 @@ export class Segment {
 
   /** Verify header and every section checksum, then view. `name` goes into every error. */
   static open(bytes: Uint8Array, name: string): Segment {
-    if (bytes.byteOffset % 8 !== 0) bytes = new Uint8Array(bytes); // a copy: typed views need alignment
+    bytes = aligned(bytes);
     const sections = new Map<number, Uint8Array>();
     for (const e of readHeader(bytes, bytes.length, name)) sections.set(e.type, verified(bytes.subarray(e.offset, e.offset + e.length), e, name));
     return new Segment(name, bytes, bytes.length, sections);
@@ -291,7 +296,7 @@ export class Segment {
     const v = new DataView(head.buffer, head.byteOffset, head.byteLength);
     const cold = ColdReader.decode(sections.get(SECTION.clusters)!, {
       read, name, count: v.getUint32(8, true), dimension: v.getUint32(12, true),
-      metric: (['l2', 'dot', 'cosine', 'poincare'] as const)[v.getUint8(16)], vectorsOffset: index.offset + vectors.offset,
+      metric: METRIC_OF[v.getUint8(16)], vectorsOffset: index.offset + vectors.offset,
     });
     return new Segment(name, head, byteLength, sections, cold);
   }
