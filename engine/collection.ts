@@ -99,6 +99,12 @@ export interface SyncView {
   sourceSeq: number | null;
 }
 
+/** A query's reads in one partially open segment: planned and fetched before the search, used by it. */
+interface ColdPlan {
+  probes: number[];
+  allow: Bitset | null;
+}
+
 interface OpenSegment {
   entry: SegmentEntry;
   segment: Segment;
@@ -237,7 +243,7 @@ export class Collection {
     return Segment.open(await objects.get(entry.key), entry.key);
   }
 
-  /** The whole file of a partially open segment, downloaded once; retried by the next caller after a failure. */
+  /** The whole file of a partially open segment, downloaded once; after a failure, tried again once limits.segmentDownloadRetryMs has passed. */
   private wholeOf(segment: Segment): Promise<Segment> {
     let running = this.downloads.get(segment);
     if (!running) {
@@ -409,10 +415,12 @@ export class Collection {
     const include = new Set(options.include ?? []);
     for (const what of include) if (what !== 'metadata' && what !== 'vector') throw invalid(`include may hold "metadata" and "vector", got ${JSON.stringify(what)}`);
     if (options.exact === true) await this.whole();
-    else await this.loadProbes(query, k, options.ef, filter);
+    const plans = options.exact === true ? new Map<Segment, ColdPlan>() : await this.loadProbes(query, k, options.ef, filter);
     const candidates: { distance: number; get: () => PointRecord }[] = [];
     // Eventual reads are evaluated at the manifest's point: records the tail shadows stay visible there.
-    for (const s of this.segments) this.searchSegment(s, query, k, options.ef, filter, consistency === 'strong' ? s.dead : s.deadBase, candidates, options.exact === true);
+    for (const s of this.segments) {
+      this.searchSegment(s, query, k, options.ef, filter, consistency === 'strong' ? s.dead : s.deadBase, candidates, options.exact === true, plans.get(s.segment));
+    }
     if (consistency === 'strong') {
       for (const h of this.tail.search(query, k, filter, options.ef, options.exact === true))
         candidates.push({ distance: h.distance, get: () => ({ id: h.entry.id, vector: h.entry.vector!, metadata: h.entry.metadata! }) });
@@ -433,19 +441,27 @@ export class Collection {
    * search itself runs without an await (one consistency point). A manifest
    * installed meanwhile may bring new partial segments: look again, bounded.
    */
-  private async loadProbes(query: Float32Array, k: number, ef: number | undefined, filter: FilterExpr | null): Promise<void> {
+  private async loadProbes(query: Float32Array, k: number, ef: number | undefined, filter: FilterExpr | null): Promise<Map<Segment, ColdPlan>> {
+    const plans = new Map<Segment, ColdPlan>();
     for (let round = 0; round < 3; round++) {
-      const partial = this.segments.filter((s) => s.segment.cold);
-      if (partial.length === 0) return;
+      const partial = this.segments.filter((s) => s.segment.cold && !plans.has(s.segment));
+      if (partial.length === 0) break;
       await Promise.all(partial.map((s) => {
-        const cold = s.segment.cold!;
-        return cold.load(cold.probes(query, k, filter ? s.segment.metadata.evaluate(filter) : null, this.probeShare(ef)));
+        const plan = this.coldPlan(s.segment, query, k, ef, filter);
+        plans.set(s.segment, plan);
+        return s.segment.cold!.load(plan.probes);
       }));
       // Only after this query's reads, and after its answer is on its way (a timer runs after the caller's
       // continuations): the download would share the connection.
       setTimeout(() => { if (!this.closed) for (const s of partial) void this.wholeOf(s.segment).catch(() => undefined); }, 0);
-      if (this.segments.every((s) => !s.segment.cold || partial.includes(s))) return;
     }
+    return plans;
+  }
+
+  /** Which clusters of a partially open segment a query reads, and the filter's allow-list there. */
+  private coldPlan(segment: Segment, query: Float32Array, k: number, ef: number | undefined, filter: FilterExpr | null): ColdPlan {
+    const allow = filter ? segment.metadata.evaluate(filter) : null;
+    return { allow, probes: segment.cold!.probes(query, k, allow, this.probeShare(ef)) };
   }
 
   /** The share of a partially open segment a query reads: the default, scaled by the query's ef. */
@@ -455,13 +471,13 @@ export class Collection {
   }
 
   private searchSegment(s: OpenSegment, query: Float32Array, k: number, efOption: number | undefined, filter: FilterExpr | null,
-    dead: Bitset, out: { distance: number; get: () => PointRecord }[], exact = false): void {
+    dead: Bitset, out: { distance: number; get: () => PointRecord }[], exact = false, plan?: ColdPlan): void {
     let allow: Bitset | null = null;
     let ef = efOption;
     const cold = s.segment.cold;
     if (cold && !exact) {
-      allow = filter ? s.segment.metadata.evaluate(filter) : null;
-      this.collectHits(s, cold.search(query, k, cold.probes(query, k, allow, this.probeShare(efOption)), allow, dead), out);
+      const { probes, allow: coldAllow } = plan ?? this.coldPlan(s.segment, query, k, efOption, filter);
+      this.collectHits(s, cold.search(query, k, probes, coldAllow, dead), out);
       return;
     }
     if (exact) {
