@@ -99,6 +99,13 @@ export class Bitset {
     return this;
   }
 
+  /** Bits start..start+size−1 as a bitset of `size` bits (positions past this one's end read as clear). */
+  slice(start: number, size: number): Bitset {
+    const out = new Bitset(size);
+    for (let i = 0; i < size; i++) if (this.has(start + i)) out.wordBytes[i >> 3]! |= 1 << (i & 7);
+    return out;
+  }
+
   clone(): Bitset {
     const copy = new Bitset(this.size);
     copy.words.set(this.words);

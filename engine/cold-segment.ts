@@ -78,7 +78,7 @@ export class ColdReader {
       out.push(j);
       const size = this.starts[j + 1] - this.starts[j];
       scanned += size;
-      allowed += allow ? countRange(allow, this.starts[j], this.starts[j + 1]) : size;
+      allowed += allow ? allow.slice(this.starts[j], size).popcount() : size;
       if (scanned >= target && allowed >= k) break;
     }
     return out;
@@ -107,7 +107,7 @@ export class ColdReader {
       const start = this.starts[j], size = this.starts[j + 1] - start;
       const r = flatSearch(vectors, query, {
         dimension, metric, k: Math.min(k, size),
-        allow: allow ? bitsOf(allow, start, size) : null, deleted: bitsOf(dead, start, size),
+        allow: allow ? allow.slice(start, size).bytes : null, deleted: dead.slice(start, size).bytes,
       });
       for (let i = 0; i < r.positions.length; i++) hits.push({ position: start + r.positions[i], distance: r.distances[i] });
     }
@@ -197,17 +197,4 @@ export class ColdReader {
     const next = this.waiting.shift();
     if (next) next(); else this.inFlight--;
   }
-}
-
-function countRange(bits: Bitset, start: number, end: number): number {
-  let n = 0;
-  for (let p = start; p < end; p++) if (bits.has(p)) n++;
-  return n;
-}
-
-/** Bits start..start+size−1 of `bits`, as a bit array from 0. */
-function bitsOf(bits: Bitset, start: number, size: number): Uint8Array {
-  const out = new Uint8Array(Math.ceil(size / 8));
-  for (let i = 0; i < size; i++) if (bits.has(start + i)) out[i >> 3] |= 1 << (i & 7);
-  return out;
 }
